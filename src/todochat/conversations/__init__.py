@@ -1,0 +1,1 @@
+"""Conversations and their messages: what a user and the assistant said, in order."""

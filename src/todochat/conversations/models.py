@@ -1,0 +1,142 @@
+"""The `conversations` and `messages` tables and their schemas."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from todochat.orm import Base, enum_column, utcnow
+from todochat.validation import JsonList, JsonObject
+from todochat.validation import Text as SafeText
+
+MAX_CONTENT_CHARS = 100_000
+
+
+class Conversation(Base):
+    """A thread of messages between a user and the assistant; `id` is the user's own number."""
+
+    __tablename__ = "conversations"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    title: Mapped[str | None] = mapped_column(String(255))
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    deleted_at: Mapped[datetime | None]
+    # Hands out message numbers 1, 2, 3… within the conversation.
+    last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    __table_args__ = (
+        # A user's live conversations, most recent activity first (scanned backwards).
+        Index(
+            "ix_conversations_user_live_recent",
+            "user_id",
+            "updated_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+
+class Role(StrEnum):
+    """Who said a message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+    TOOL = "tool"
+
+
+class Message(Base):
+    """One message; `seq` numbers it within its conversation in the order it was accepted."""
+
+    __tablename__ = "messages"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    content: Mapped[str] = mapped_column(Text)
+    tool_calls: Mapped[list[Any] | None]
+    tool_results: Mapped[list[Any] | None]
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # The owner is part of the key: a message cannot sit in another user's conversation.
+        ForeignKeyConstraint(
+            ["user_id", "conversation_id"],
+            ["conversations.user_id", "conversations.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+ConversationTitle = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+]
+
+
+class ConversationCreate(BaseModel):
+    """A new conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: ConversationTitle | None = None
+    metadata: JsonObject | None = None
+
+
+class ConversationUpdate(BaseModel):
+    """A partial change to a conversation: only the fields given are changed (null clears)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: ConversationTitle | None = None
+    metadata: JsonObject | None = None
+
+
+class ConversationPublic(BaseModel):
+    """A conversation as clients see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str | None
+    metadata: dict[str, Any] | None = Field(validation_alias="meta")
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class MessageCreate(BaseModel):
+    """A message to append."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: Annotated[SafeText, StringConstraints(max_length=MAX_CONTENT_CHARS)]
+    tool_calls: JsonList | None = None
+    tool_results: JsonList | None = None
+    metadata: JsonObject | None = None
+
+
+class MessagePublic(BaseModel):
+    """A message as clients see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    role: Role
+    content: str
+    tool_calls: list[Any] | None
+    tool_results: list[Any] | None
+    metadata: dict[str, Any] | None = Field(validation_alias="meta")
+    created_at: datetime

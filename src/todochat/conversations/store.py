@@ -1,0 +1,242 @@
+"""The conversation and message stores: the only code that writes SQL for their tables."""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import Select, and_, delete, select, tuple_, update
+
+from todochat.conversations.models import (
+    Conversation,
+    ConversationCreate,
+    ConversationUpdate,
+    Message,
+    MessageCreate,
+)
+from todochat.db import Store
+from todochat.errors import Invalid, NotFound
+from todochat.orm import utcnow
+from todochat.users.models import User
+
+MAX_PAGE = 200
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid.field("limit", f"must be between 1 and {MAX_PAGE}")
+
+
+class ConversationPage(NamedTuple):
+    """Conversations, most recent first, and the cursor of the page after them (None at the end)."""
+
+    items: Sequence[Conversation]
+    next_cursor: str | None
+
+
+def encode_cursor(conversation: Conversation) -> str:
+    """An opaque cursor pointing just after `conversation` in the most-recent-first order."""
+    raw = f"{conversation.updated_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The position an `encode_cursor` cursor points at."""
+    try:
+        stamp, number = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        position = datetime.fromisoformat(stamp), int(number)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise Invalid.field("cursor", "is not a cursor this server issued") from None
+    if position[0].tzinfo is None:
+        raise Invalid.field("cursor", "is not a cursor this server issued")
+    return position
+
+
+class ConversationStore(Store):
+    """One user's conversations."""
+
+    def _conversations(self, *, include_deleted: bool = False) -> Select[Conversation]:
+        statement = select(Conversation).where(Conversation.user_id == self.user_id)
+        if not include_deleted:
+            statement = statement.where(Conversation.deleted_at.is_(None))
+        return statement
+
+    async def create(self, data: ConversationCreate | None = None) -> Conversation:
+        """Start a conversation under the user's next conversation number."""
+        data = data or ConversationCreate()
+        number = await self.session.scalar(
+            update(User)
+            .where(User.id == self.user_id)
+            .values(last_conversation_id=User.last_conversation_id + 1)
+            .returning(User.last_conversation_id)
+        )
+        if number is None:
+            raise NotFound("user", self.user_id)
+        now = utcnow()
+        conversation = Conversation(
+            user_id=self.user_id,
+            id=number,
+            title=data.title,
+            meta=data.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(conversation)
+        await self.session.flush()
+        return conversation
+
+    async def get(self, conversation_id: int, *, include_deleted: bool = False) -> Conversation:
+        """The conversation with this number; a soft-deleted one only if asked for."""
+        conversation = await self.session.scalar(
+            self._conversations(include_deleted=include_deleted).where(
+                Conversation.id == conversation_id
+            )
+        )
+        if conversation is None:
+            raise NotFound("conversation", conversation_id)
+        return conversation
+
+    async def list(self, *, limit: int = 20, cursor: str | None = None) -> ConversationPage:
+        """Live conversations, most recent activity first, one page after `cursor`."""
+        _check_limit(limit)
+        statement = self._conversations()
+        if cursor is not None:
+            statement = statement.where(
+                tuple_(Conversation.updated_at, Conversation.id) < tuple_(*decode_cursor(cursor))
+            )
+        statement = statement.order_by(
+            Conversation.updated_at.desc(), Conversation.id.desc()
+        ).limit(limit + 1)
+        rows = (await self.session.scalars(statement)).all()
+        items = rows[:limit]
+        return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+    async def update(self, conversation_id: int, changes: ConversationUpdate) -> Conversation:
+        """Rename the conversation or replace its metadata."""
+        conversation = await self.get(conversation_id)
+        values = changes.model_dump(exclude_unset=True)
+        if "title" in values:
+            conversation.title = values["title"]
+        if "metadata" in values:
+            conversation.meta = values["metadata"]
+        if values:
+            conversation.updated_at = utcnow()
+        await self.session.flush()
+        return conversation
+
+    async def soft_delete(self, conversation_id: int) -> Conversation:
+        """Hide the conversation and its messages; `restore` brings them back."""
+        conversation = await self.get(conversation_id)
+        conversation.deleted_at = conversation.updated_at = utcnow()
+        await self.session.flush()
+        return conversation
+
+    async def restore(self, conversation_id: int) -> Conversation:
+        """Bring back a soft-deleted conversation."""
+        conversation = await self.get(conversation_id, include_deleted=True)
+        if conversation.deleted_at is not None:
+            conversation.deleted_at = None
+            conversation.updated_at = utcnow()
+            await self.session.flush()
+        return conversation
+
+    async def delete(self, conversation_id: int) -> None:
+        """Delete the conversation for good; the database removes its messages."""
+        result = await self.session.execute(
+            delete(Conversation).where(
+                Conversation.user_id == self.user_id, Conversation.id == conversation_id
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("conversation", conversation_id)
+
+
+class MessageStore(Store):
+    """The messages of one user's live conversations."""
+
+    def _messages(self, conversation_id: int) -> Select[Message]:
+        return (
+            select(Message)
+            .join(
+                Conversation,
+                and_(
+                    Conversation.user_id == Message.user_id,
+                    Conversation.id == Message.conversation_id,
+                ),
+            )
+            .where(
+                Message.user_id == self.user_id,
+                Message.conversation_id == conversation_id,
+                Message.deleted_at.is_(None),
+                Conversation.deleted_at.is_(None),
+            )
+        )
+
+    async def append(
+        self, conversation_id: int, messages: Sequence[MessageCreate]
+    ) -> list[Message]:
+        """Add messages under the next `seq` numbers, moving the conversation's `updated_at`."""
+        if not messages:
+            raise Invalid.field("messages", "must hold at least one message")
+        now = utcnow()
+        last = await self.session.scalar(
+            update(Conversation)
+            .where(
+                Conversation.user_id == self.user_id,
+                Conversation.id == conversation_id,
+                Conversation.deleted_at.is_(None),
+            )
+            .values(last_seq=Conversation.last_seq + len(messages), updated_at=now)
+            .returning(Conversation.last_seq)
+        )
+        if last is None:
+            raise NotFound("conversation", conversation_id)
+        first = last - len(messages) + 1
+        rows = [
+            Message(
+                user_id=self.user_id,
+                conversation_id=conversation_id,
+                seq=first + offset,
+                role=message.role,
+                content=message.content,
+                tool_calls=message.tool_calls,
+                tool_results=message.tool_results,
+                meta=message.metadata,
+                created_at=now,
+            )
+            for offset, message in enumerate(messages)
+        ]
+        self.session.add_all(rows)
+        await self.session.flush()
+        return rows
+
+    async def latest(self, conversation_id: int, limit: int = 50) -> list[Message]:
+        """The last `limit` messages, oldest first."""
+        return await self._page(self._messages(conversation_id), conversation_id, limit)
+
+    async def before(self, conversation_id: int, seq: int, limit: int = 50) -> list[Message]:
+        """The `limit` messages just before `seq`, oldest first."""
+        return await self._page(
+            self._messages(conversation_id).where(Message.seq < seq), conversation_id, limit
+        )
+
+    async def get(self, conversation_id: int, seq: int) -> Message:
+        """One message."""
+        message = await self.session.scalar(
+            self._messages(conversation_id).where(Message.seq == seq)
+        )
+        if message is None:
+            raise NotFound("message", f"{conversation_id}/{seq}")
+        return message
+
+    async def _page(
+        self, statement: Select[Message], conversation_id: int, limit: int
+    ) -> list[Message]:
+        _check_limit(limit)
+        newest_first = (
+            await self.session.scalars(statement.order_by(Message.seq.desc()).limit(limit))
+        ).all()
+        if not newest_first:
+            await ConversationStore(self.session, self.user_id).get(conversation_id)
+        return list(reversed(newest_first))

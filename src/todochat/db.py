@@ -1,0 +1,142 @@
+"""Engines and transactions on SQLite (embedded default) and PostgreSQL (production, Neon)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, event, make_url, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from todochat.errors import Invalid
+
+ACTING_USER = "todochat.user_id"
+# Neon suspends idle computes after five minutes; recycle connections well before that.
+POOL_RECYCLE_SECONDS = 240
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def async_url(url: str) -> URL:
+    """The SQLAlchemy URL for a `sqlite:///file` or `postgresql://…` URL as Neon hands it out."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("DATABASE_URL must name an SQLite file, as in sqlite:///todochat.db")
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(
+        f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.drivername}://"
+    )
+
+
+def describe(url: str) -> str:
+    """Where `url` points, for people: the SQLite file's path, or the URL without password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or "").resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine tuned for the backend that `url` names."""
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(target, echo=echo)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        target,
+        echo=echo,
+        pool_size=5,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
+        connect_args={"prepare_threshold": None},
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so that BEGIN is ours to emit.
+        connection.isolation_level = None
+        cursor = connection.cursor()
+        for pragma in (
+            "foreign_keys = ON",
+            "journal_mode = WAL",
+            "synchronous = NORMAL",
+            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy
+        # timeout instead of failing when a read would later have to upgrade to a write.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def act_for(session: AsyncSession, user_id: str) -> None:
+    """Record in the session, and in the PostgreSQL transaction, which user it acts for."""
+    if not user_id or len(user_id) > 255 or "\x00" in user_id:
+        raise Invalid.field("user_id", "must be 1-255 characters without NUL")
+    session.info[ACTING_USER] = user_id
+    if session.get_bind().dialect.name == "postgresql":
+        # Transaction-local, so it is safe behind a transaction-mode pooler.
+        await session.execute(
+            text("SELECT set_config(:name, :user_id, true)"),
+            {"name": ACTING_USER, "user_id": user_id},
+        )
+
+
+def acting_user(session: AsyncSession) -> str | None:
+    """The user the session's transaction acts for, if it was told."""
+    user_id = session.info.get(ACTING_USER)
+    return user_id if isinstance(user_id, str) else None
+
+
+class Database:
+    """A pool of connections to one database, and the transactions opened on it."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, echo=echo)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction acting for `user_id`: committed if the block succeeds."""
+        async with self._sessions() as session, session.begin():
+            await act_for(session, user_id)
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+class Store:
+    """Base of the per-domain stores: bound to one session and the one user it acts for."""
+
+    def __init__(self, session: AsyncSession, user_id: str) -> None:
+        if acting_user(session) != user_id:
+            raise ValueError(f"the session does not act for user {user_id!r}; open it with act_for")
+        self.session = session
+        self.user_id = user_id

@@ -1,0 +1,62 @@
+"""Schema migrations: Alembic driven from the package, for the CLI, the server and the tests."""
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from todochat.db import create_engine
+
+
+class SchemaDrift(Exception):
+    """The database schema and the models disagree."""
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for the database at `url`, using the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", "todochat:migrations")
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database up to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database down to `revision`."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head() -> str | None:
+    """The newest revision the package ships."""
+    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
+
+
+async def current(url: str) -> str | None:
+    """The revision the database is at (None when it has never been migrated)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+def check(url: str) -> None:
+    """Raise `SchemaDrift` unless the database is at head and matches the models exactly."""
+    try:
+        command.check(alembic_config(url))
+    except CommandError as error:  # including "not at head" and "diffs detected"
+        raise SchemaDrift(str(error)) from None
+
+
+def revision(url: str, message: str) -> None:
+    """Write a new migration from the difference between the database and the models."""
+    command.revision(alembic_config(url), message=message, autogenerate=True)

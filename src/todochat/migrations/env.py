@@ -1,0 +1,38 @@
+"""Alembic's entry point: runs migrations on the async engine for the configured database."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from todochat.config import get_settings
+from todochat.db import create_engine
+from todochat.models import Base
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        compare_type=True,
+        compare_server_default=True,
+        # SQLite alters tables by copying them; batch mode does that for us.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_engine(config.attributes.get("url") or get_settings().database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+asyncio.run(_run_online())

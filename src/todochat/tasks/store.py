@@ -1,0 +1,112 @@
+"""The task store: the only code that writes SQL for the `tasks` table."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, SQLColumnExpression, case, select, update
+
+from todochat.db import Store
+from todochat.errors import NotFound
+from todochat.orm import json_array_contains, utcnow
+from todochat.tasks.models import (
+    Order,
+    Priority,
+    SortKey,
+    Status,
+    Task,
+    TaskCreate,
+    TaskQuery,
+    TaskUpdate,
+)
+from todochat.users.models import User
+
+PRIORITY_RANK = case(
+    {priority.value: rank for rank, priority in enumerate(Priority)}, value=Task.priority
+)
+SORT_COLUMNS: dict[SortKey, SQLColumnExpression[Any]] = {
+    SortKey.ID: Task.id,
+    SortKey.CREATED_AT: Task.created_at,
+    SortKey.UPDATED_AT: Task.updated_at,
+    SortKey.PRIORITY: PRIORITY_RANK,
+    SortKey.TITLE: Task.title,
+}
+
+
+class TaskStore(Store):
+    """One user's tasks."""
+
+    def _tasks(self) -> Select[Task]:
+        return select(Task).where(Task.user_id == self.user_id)
+
+    async def create(self, data: TaskCreate) -> Task:
+        """Add a task under the user's next task number."""
+        number = await self.session.scalar(
+            update(User)
+            .where(User.id == self.user_id)
+            .values(last_task_id=User.last_task_id + 1)
+            .returning(User.last_task_id)
+        )
+        if number is None:
+            raise NotFound("user", self.user_id)
+        now = utcnow()
+        task = Task(
+            user_id=self.user_id, id=number, created_at=now, updated_at=now, **data.model_dump()
+        )
+        self.session.add(task)
+        await self.session.flush()
+        return task
+
+    async def get(self, task_id: int) -> Task:
+        """The task with this number."""
+        task = await self.session.scalar(self._tasks().where(Task.id == task_id))
+        if task is None:
+            raise NotFound("task", task_id)
+        return task
+
+    async def list(self, query: TaskQuery | None = None) -> Sequence[Task]:
+        """The tasks that match `query`, one page of them."""
+        query = query or TaskQuery()
+        statement = self._tasks()
+        if query.status is not Status.ALL:
+            statement = statement.where(Task.completed == (query.status is Status.COMPLETED))
+        if query.priority is not None:
+            statement = statement.where(Task.priority == query.priority)
+        if query.tag is not None:
+            statement = statement.where(json_array_contains(Task.tags, query.tag))
+        if query.search is not None:
+            statement = statement.where(Task.title.icontains(query.search, autoescape=True))
+        key = SORT_COLUMNS[query.sort]
+        if query.order is Order.DESC:
+            statement = statement.order_by(key.desc(), Task.id.desc())
+        else:
+            statement = statement.order_by(key.asc(), Task.id.asc())
+        statement = statement.limit(query.limit).offset(query.offset)
+        return (await self.session.scalars(statement)).all()
+
+    async def update(self, task_id: int, changes: TaskUpdate) -> Task:
+        """Change the fields given; completing sets `completed_at`, reopening clears it."""
+        task = await self.get(task_id)
+        values = changes.model_dump(exclude_unset=True)
+        if "completed" in values and values["completed"] != task.completed:
+            task.completed_at = utcnow() if values["completed"] else None
+        for field, value in values.items():
+            setattr(task, field, value)
+        if values:
+            task.updated_at = utcnow()
+        await self.session.flush()
+        return task
+
+    async def complete(self, task_id: int) -> Task:
+        """Mark the task done."""
+        return await self.update(task_id, TaskUpdate(completed=True))
+
+    async def reopen(self, task_id: int) -> Task:
+        """Mark the task not done."""
+        return await self.update(task_id, TaskUpdate(completed=False))
+
+    async def delete(self, task_id: int) -> Task:
+        """Delete the task for good; its number is never handed out again."""
+        task = await self.get(task_id)
+        await self.session.delete(task)
+        await self.session.flush()
+        return task

@@ -1,0 +1,1 @@
+"""Users: the people whose data todochat keeps apart, identified by their auth subject."""

@@ -1,0 +1,61 @@
+"""The user store: the only code that writes SQL for the `users` table."""
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from todochat.db import Store
+from todochat.errors import NotFound
+from todochat.orm import utcnow
+from todochat.users.models import User, UserProfile
+
+
+class UserStore(Store):
+    """The acting user's own row."""
+
+    async def ensure(self, profile: UserProfile | None = None) -> User:
+        """Create the user on first sight; refresh the email and name a token carries."""
+        profile = profile or UserProfile()
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        now = utcnow()
+        statement = insert(User).values(
+            id=self.user_id, email=profile.email, name=profile.name, created_at=now, updated_at=now
+        )
+        given = [column for column in ("email", "name") if getattr(profile, column) is not None]
+        if given:
+            columns = User.__table__.c
+            statement = statement.on_conflict_do_update(
+                index_elements=[User.id],
+                set_={
+                    **{column: statement.excluded[column] for column in given},
+                    "updated_at": now,
+                },
+                where=or_(
+                    *(
+                        columns[column].is_distinct_from(statement.excluded[column])
+                        for column in given
+                    )
+                ),
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=[User.id])
+        await self.session.execute(statement)
+        return await self.get()
+
+    async def get(self) -> User:
+        """The user's row."""
+        user = await self.session.scalar(
+            select(User).where(User.id == self.user_id).execution_options(populate_existing=True)
+        )
+        if user is None:
+            raise NotFound("user", self.user_id)
+        return user
+
+    async def delete(self) -> None:
+        """Delete the user; the database removes their tasks, conversations and messages."""
+        result = await self.session.execute(delete(User).where(User.id == self.user_id))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("user", self.user_id)
