@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, JsonValue, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, JsonValue, ValidationError
 
 from todochat.errors import FieldError, Invalid
 
@@ -29,8 +29,7 @@ def _portable_json(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-UserId = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+NoNul = AfterValidator(_no_nul)
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_portable_json)]
 JsonList = Annotated[list[dict[str, JsonValue]], AfterValidator(_portable_json)]
 

@@ -9,8 +9,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, fu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import JsonList, JsonObject
-from todochat.validation import Text as SafeText
+from todochat.validation import JsonList, JsonObject, NoNul
 
 MAX_CONTENT_CHARS = 100_000
 
@@ -81,7 +80,7 @@ class Message(Base):
 
 
 ConversationTitle = Annotated[
-    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
 ]
 
 
@@ -122,7 +121,7 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    content: Annotated[SafeText, StringConstraints(max_length=MAX_CONTENT_CHARS)]
+    content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), NoNul]
     tool_calls: JsonList | None = None
     tool_results: JsonList | None = None
     metadata: JsonObject | None = None

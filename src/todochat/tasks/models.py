@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, func, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import Text
+from todochat.validation import NoNul
 
 MAX_TAGS = 20
 
@@ -88,9 +88,11 @@ def _distinct(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[Text, StringConstraints(max_length=1000)]
-Tag = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
+Description = Annotated[str, StringConstraints(max_length=1000), NoNul]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NoNul]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
 
 
@@ -148,7 +150,7 @@ class TaskQuery(BaseModel):
     status: Status = Status.ALL
     priority: Priority | None = None
     tag: Tag | None = None
-    search: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    search: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] | None = None
     sort: SortKey = SortKey.ID
     order: Order = Order.ASC
     limit: int = Field(default=50, ge=1, le=200)

@@ -8,7 +8,7 @@ from sqlalchemy import String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, utcnow
-from todochat.validation import Text
+from todochat.validation import NoNul
 
 
 class User(Base):
@@ -29,8 +29,10 @@ class User(Base):
 class UserProfile(BaseModel):
     """What a token may say about its user."""
 
-    email: Annotated[Text, StringConstraints(max_length=320)] | None = None
-    name: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    email: Annotated[str, StringConstraints(max_length=320), NoNul] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul] | None = (
+        None
+    )
 
 
 class UserPublic(UserProfile):

@@ -1,0 +1,114 @@
+"""Fixtures: one migrated database per backend per run, one rolled-back transaction per test."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from todochat import migrate
+from todochat.db import Database, act_for
+from todochat.users.store import UserStore
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_unreachable(error: Exception) -> None:
+    message = f"PostgreSQL at {POSTGRES_ADMIN} is unreachable: {error}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(f"SKIPPING POSTGRESQL TESTS: {message}")
+
+
+class PostgresServer:
+    """Creates and drops throwaway databases on the local PostgreSQL."""
+
+    def create(self) -> str:
+        """A new empty database; its URL."""
+        name = f"todochat_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as error:
+            _postgres_unreachable(error)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}?sslmode=disable"
+
+    def drop(self, url: str) -> None:
+        """Drop a database `create` made."""
+        name = url.rsplit("/", 1)[1].split("?", maxsplit=1)[0]
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of a new, empty database on the backend the test is parametrised with."""
+    backend = request.param if hasattr(request, "param") else "sqlite"
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'todochat.db'}"
+        return
+    server = PostgresServer()
+    url = server.create()
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database migrated to head by the real migrations, one per backend for the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'todochat.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    server = PostgresServer()
+    url = server.create()
+    migrate.upgrade(url)
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The pool on the run's database."""
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back when the test ends."""
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+async def new_user(session: AsyncSession, prefix: str = "user") -> str:
+    """A new user, which the session now acts for; its id."""
+    user_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    await act_for(session, user_id)
+    await UserStore(session, user_id).ensure()
+    return user_id
+
+
+async def committed_user(database: Database, prefix: str = "user") -> str:
+    """A new user committed for good, for tests that need several transactions; its id."""
+    user_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    async with database.transaction(user_id) as session:
+        await UserStore(session, user_id).ensure()
+    return user_id

@@ -1,0 +1,191 @@
+"""What the database itself guarantees: cascades, ownership, numbering under concurrency, time."""
+
+import asyncio
+from datetime import UTC
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import committed_user, new_user
+from todochat.conversations.models import MessageCreate, Role
+from todochat.conversations.store import ConversationStore, MessageStore
+from todochat.db import Database, async_url
+from todochat.tasks.models import TaskCreate
+from todochat.tasks.store import TaskStore
+from todochat.users.models import UserProfile
+from todochat.users.store import UserStore
+
+COUNT_ROWS = """
+SELECT (SELECT count(*) FROM tasks WHERE user_id = :u),
+       (SELECT count(*) FROM conversations WHERE user_id = :u),
+       (SELECT count(*) FROM messages WHERE user_id = :u)
+"""
+
+
+async def user_with_data(session: AsyncSession) -> str:
+    user_id = await new_user(session)
+    await TaskStore(session, user_id).create(TaskCreate(title="t"))
+    for _ in range(2):
+        conversation = await ConversationStore(session, user_id).create()
+        await MessageStore(session, user_id).append(
+            conversation.id, [MessageCreate(role=Role.USER, content="m")] * 3
+        )
+    return user_id
+
+
+async def test_deleting_a_user_in_sql_removes_everything_they_own(session: AsyncSession) -> None:
+    user_id = await user_with_data(session)
+    bystander = await user_with_data(session)
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": user_id})).one()) == (1, 2, 6)
+    await session.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": user_id})).one()) == (0, 0, 0)
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": bystander})).one()) == (1, 2, 6)
+
+
+async def test_deleting_a_conversation_in_sql_removes_its_messages(session: AsyncSession) -> None:
+    user_id = await user_with_data(session)
+    await session.execute(
+        text("DELETE FROM conversations WHERE user_id = :u AND id = 1"), {"u": user_id}
+    )
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": user_id})).one()) == (1, 1, 3)
+
+
+async def test_the_user_store_deletes_a_user_and_the_database_cascades(
+    session: AsyncSession,
+) -> None:
+    user_id = await user_with_data(session)
+    await UserStore(session, user_id).delete()
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": user_id})).one()) == (0, 0, 0)
+
+
+async def test_a_message_in_another_users_conversation_is_refused_by_the_database(
+    session: AsyncSession,
+) -> None:
+    alice = await user_with_data(session)
+    mallory = await new_user(session, "mallory")
+    with pytest.raises(IntegrityError, match=r"fk_messages_user_id_conversations|FOREIGN KEY"):
+        async with session.begin_nested():
+            await session.execute(
+                text(
+                    "INSERT INTO messages (user_id, conversation_id, seq, role, content)"
+                    " VALUES (:mallory, 1, 99, 'user', 'sneaky')"
+                ),
+                {"mallory": mallory},
+            )
+    assert tuple((await session.execute(text(COUNT_ROWS), {"u": alice})).one()) == (1, 2, 6)
+
+
+async def test_timestamps_come_back_timezone_aware_utc(session: AsyncSession) -> None:
+    user_id = await user_with_data(session)
+    await TaskStore(session, user_id).complete(1)
+    session.expunge_all()
+    task = await TaskStore(session, user_id).get(1)
+    conversation = await ConversationStore(session, user_id).get(1)
+    [message] = await MessageStore(session, user_id).latest(1, limit=1)
+    user = await UserStore(session, user_id).get()
+    stamps = [
+        task.created_at,
+        task.updated_at,
+        task.completed_at,
+        conversation.created_at,
+        conversation.updated_at,
+        message.created_at,
+        user.created_at,
+    ]
+    assert all(stamp is not None and stamp.tzinfo is UTC for stamp in stamps)
+
+
+async def test_raw_inserts_get_counters_and_timestamps_from_defaults(
+    session: AsyncSession,
+) -> None:
+    user_id = await new_user(session)
+    await session.execute(text("INSERT INTO users (id) VALUES ('raw-user')"))
+    row = (
+        await session.execute(
+            text(
+                "SELECT last_task_id, last_conversation_id, created_at"
+                " FROM users WHERE id = 'raw-user'"
+            )
+        )
+    ).one()
+    assert (row[0], row[1]) == (0, 0)
+    assert row[2] is not None
+    assert user_id != "raw-user"
+
+
+async def test_ensure_creates_a_user_once_and_refreshes_the_profile(session: AsyncSession) -> None:
+    user_id = await new_user(session)
+    users = UserStore(session, user_id)
+    first = await users.ensure(UserProfile(email="a@example.com", name="Ann"))
+    created, updated = first.created_at, first.updated_at
+    same = await users.ensure(UserProfile(email="a@example.com"))
+    assert (same.email, same.name, same.updated_at) == ("a@example.com", "Ann", updated)
+    renamed = await users.ensure(UserProfile(name="Anne"))
+    assert (renamed.email, renamed.name, renamed.created_at) == ("a@example.com", "Anne", created)
+    assert renamed.updated_at > updated
+
+
+async def test_twenty_concurrent_task_creations_get_numbers_one_to_twenty(
+    database: Database,
+) -> None:
+    user_id = await committed_user(database)
+
+    async def create(n: int) -> int:
+        async with database.transaction(user_id) as session:
+            return (await TaskStore(session, user_id).create(TaskCreate(title=f"task {n}"))).id
+
+    numbers = await asyncio.gather(*(create(n) for n in range(20)))
+    assert sorted(numbers) == list(range(1, 21))
+    async with database.transaction(user_id) as session:
+        titles = {task.title for task in await TaskStore(session, user_id).list()}
+    assert titles == {f"task {n}" for n in range(20)}
+
+
+async def test_twenty_concurrent_appends_get_seq_one_to_twenty(database: Database) -> None:
+    user_id = await committed_user(database)
+    async with database.transaction(user_id) as session:
+        await ConversationStore(session, user_id).create()
+
+    async def append(n: int) -> int:
+        async with database.transaction(user_id) as session:
+            [message] = await MessageStore(session, user_id).append(
+                1, [MessageCreate(role=Role.USER, content=f"message {n}")]
+            )
+            return message.seq
+
+    seqs = await asyncio.gather(*(append(n) for n in range(20)))
+    assert sorted(seqs) == list(range(1, 21))
+    async with database.transaction(user_id) as session:
+        history = await MessageStore(session, user_id).latest(1, limit=50)
+    assert [m.seq for m in history] == list(range(1, 21))
+    assert {m.content for m in history} == {f"message {n}" for n in range(20)}
+
+
+async def test_a_failed_transaction_leaves_no_gap_in_the_numbers(database: Database) -> None:
+    user_id = await committed_user(database)
+
+    async def create_then_fail() -> None:
+        async with database.transaction(user_id) as session:
+            await TaskStore(session, user_id).create(TaskCreate(title="rolled back"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await create_then_fail()
+    async with database.transaction(user_id) as session:
+        assert (await TaskStore(session, user_id).create(TaskCreate(title="kept"))).id == 1
+
+
+def test_urls_are_accepted_as_people_and_neon_write_them() -> None:
+    neon = async_url(
+        "postgresql://alex:pw@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname"
+        "?sslmode=require&channel_binding=require"
+    )
+    assert neon.drivername == "postgresql+psycopg"
+    assert dict(neon.query) == {"sslmode": "require", "channel_binding": "require"}
+    assert async_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert async_url("sqlite:///todochat.db").drivername == "sqlite+aiosqlite"
+    for bad in ("sqlite://", "sqlite:///:memory:", "mysql://u@h/db"):
+        with pytest.raises(ValueError, match="DATABASE_URL"):
+            async_url(bad)

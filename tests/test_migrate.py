@@ -1,0 +1,101 @@
+"""The packaged migrations: round trips, drift detection, and the `todochat db` commands."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import BACKENDS
+from todochat import migrate
+from todochat.db import create_engine
+
+TODOCHAT = [sys.executable, "-m", "todochat"]
+
+
+def todochat(*args: str, cwd: Path, database_url: str | None) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run(  # noqa: S603 (our own console entry point)
+        [*TODOCHAT, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+async def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: set(sync.dialect.get_table_names(sync)))
+    await engine.dispose()
+    return names
+
+
+async def execute(url: str, sql: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text(sql))
+    await engine.dispose()
+
+
+SCHEMA = {"alembic_version", "users", "tasks", "conversations", "messages"}
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_upgrade_downgrade_upgrade_round_trips_without_drift(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    assert asyncio.run(tables(empty_database)) == SCHEMA
+    migrate.downgrade(empty_database, "base")
+    assert asyncio.run(tables(empty_database)) == {"alembic_version"}
+    assert asyncio.run(migrate.current(empty_database)) is None
+    migrate.upgrade(empty_database)
+    assert asyncio.run(migrate.current(empty_database)) == migrate.head()
+    migrate.check(empty_database)
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_check_finds_a_schema_changed_behind_the_migrations(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    asyncio.run(execute(empty_database, "DROP INDEX ix_tasks_user_status"))
+    with pytest.raises(migrate.SchemaDrift, match="ix_tasks_user_status"):
+        migrate.check(empty_database)
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_check_refuses_a_database_that_is_not_at_head(empty_database: str) -> None:
+    with pytest.raises(migrate.SchemaDrift, match="not up to date"):
+        migrate.check(empty_database)
+
+
+def test_db_upgrade_without_database_url_creates_the_embedded_sqlite_file(tmp_path: Path) -> None:
+    result = todochat("db", "upgrade", cwd=tmp_path, database_url=None)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "todochat.db"
+    assert database.exists()
+    assert str(database) in result.stdout.replace("\n", "")
+    assert asyncio.run(tables(f"sqlite:///{database}")) == SCHEMA
+    check = todochat("db", "check", cwd=tmp_path, database_url=None)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_db_upgrade_creates_the_schema_on_a_fresh_postgresql(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = todochat("db", "upgrade", cwd=tmp_path, database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    assert asyncio.run(tables(empty_database)) == SCHEMA
+    current = todochat("db", "current", cwd=tmp_path, database_url=empty_database)
+    assert "up to date" in current.stdout
+    assert not (tmp_path / "todochat.db").exists()
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_db_check_exits_non_zero_on_drift(empty_database: str, tmp_path: Path) -> None:
+    assert todochat("db", "upgrade", cwd=tmp_path, database_url=empty_database).returncode == 0
+    asyncio.run(execute(empty_database, "ALTER TABLE tasks ADD COLUMN color VARCHAR(10)"))
+    result = todochat("db", "check", cwd=tmp_path, database_url=empty_database)
+    assert result.returncode == 1
+    assert "color" in result.stderr
