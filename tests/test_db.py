@@ -14,7 +14,6 @@ from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, async_url
 from todochat.tasks.models import TaskCreate
 from todochat.tasks.store import TaskStore
-from todochat.users.models import UserProfile
 from todochat.users.store import UserStore
 
 COUNT_ROWS = """
@@ -100,7 +99,7 @@ async def test_timestamps_come_back_timezone_aware_utc(session: AsyncSession) ->
 async def test_raw_inserts_get_counters_and_timestamps_from_defaults(
     session: AsyncSession,
 ) -> None:
-    user_id = await new_user(session)
+    await new_user(session)
     await session.execute(text("INSERT INTO users (id) VALUES ('raw-user')"))
     row = (
         await session.execute(
@@ -112,19 +111,6 @@ async def test_raw_inserts_get_counters_and_timestamps_from_defaults(
     ).one()
     assert (row[0], row[1]) == (0, 0)
     assert row[2] is not None
-    assert user_id != "raw-user"
-
-
-async def test_ensure_creates_a_user_once_and_refreshes_the_profile(session: AsyncSession) -> None:
-    user_id = await new_user(session)
-    users = UserStore(session, user_id)
-    first = await users.ensure(UserProfile(email="a@example.com", name="Ann"))
-    created, updated = first.created_at, first.updated_at
-    same = await users.ensure(UserProfile(email="a@example.com"))
-    assert (same.email, same.name, same.updated_at) == ("a@example.com", "Ann", updated)
-    renamed = await users.ensure(UserProfile(name="Anne"))
-    assert (renamed.email, renamed.name, renamed.created_at) == ("a@example.com", "Anne", created)
-    assert renamed.updated_at > updated
 
 
 async def test_twenty_concurrent_task_creations_get_numbers_one_to_twenty(
