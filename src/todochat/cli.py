@@ -1,14 +1,18 @@
 """The `todochat` command line."""
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 
-from todochat import migrate
+from todochat import logs, migrate
+from todochat.app import create_app
 from todochat.config import get_settings
-from todochat.db import describe
+from todochat.db import describe, sqlite_path
+from todochat.users.auth import issue_token, shared_secret
 
 app = typer.Typer(
     help="todochat: the backend of an AI assistant for your to-do list.",
@@ -73,3 +77,48 @@ def revision(
 ) -> None:
     """Write a new migration from the difference between the database and the models."""
     migrate.revision(_database_url(), message)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API: migrating the embedded SQLite database on first start."""
+    settings = get_settings()
+    url = settings.database_url
+    if sqlite_path(url) is not None:
+        migrate.upgrade(url)
+    elif (revision := asyncio.run(migrate.current(url))) != migrate.head():
+        errors.print(
+            f"The database {describe(url)} is at revision {revision or 'base'}, not"
+            f" {migrate.head()}: run `todochat db upgrade` first."
+        )
+        raise typer.Exit(1)
+    try:
+        application = create_app(settings)
+        shared_secret(settings)  # made now, so `todochat token` and the server agree
+    except ValueError as error:
+        errors.print(f"Cannot start: {error}")
+        raise typer.Exit(1) from None
+    logs.configure()
+    console.print(f"todochat on http://{host}:{port} with the database {describe(url)}")
+    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def token(
+    user_id: Annotated[str, typer.Argument(help="The user the token speaks for.")],
+    hours: Annotated[float, typer.Option(help="How long the token stays valid.", min=0.01)] = 24,
+) -> None:
+    """Print a bearer token for USER_ID, signed with the configured shared secret."""
+    settings = get_settings()
+    try:
+        secret = shared_secret(settings)
+    except ValueError as error:
+        errors.print(f"Cannot sign: {error}")
+        raise typer.Exit(1) from None
+    if secret is None:
+        errors.print("Tokens come from your Better Auth server when BETTER_AUTH_JWKS_URL is set.")
+        raise typer.Exit(1)
+    print(issue_token(secret, user_id, lifetime=timedelta(hours=hours)))

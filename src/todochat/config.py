@@ -1,10 +1,13 @@
 """Configuration, read from the environment through one settings object."""
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///todochat.db"
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -14,6 +17,30 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     debug: bool = False
+    # HS256 tokens, as Better Auth signs them with its shared secret.
+    better_auth_secret: SecretStr | None = None
+    # Asymmetric tokens from Better Auth's JWT plugin, e.g. https://app.example.com/api/auth/jwks
+    better_auth_jwks_url: str | None = None
+    better_auth_issuer: str | None = None
+    better_auth_audience: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("better_auth_secret")
+    @classmethod
+    def _secret_is_strong(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"BETTER_AUTH_SECRET must be at least {MIN_SECRET_CHARS} characters"
+                " (for example: openssl rand -base64 32)"
+            )
+        return secret
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, origins: object) -> object:
+        if isinstance(origins, str):
+            return [origin.strip() for origin in origins.split(",") if origin.strip()]
+        return origins
 
 
 @lru_cache

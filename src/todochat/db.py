@@ -38,12 +38,16 @@ def async_url(url: str) -> URL:
     )
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of the SQLite file `url` names; None for PostgreSQL."""
+    target = async_url(url)
+    return Path(target.database or "").resolve() if target.get_backend_name() == "sqlite" else None
+
+
 def describe(url: str) -> str:
     """Where `url` points, for people: the SQLite file's path, or the URL without password."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return str(Path(parsed.database or "").resolve())
-    return parsed.render_as_string(hide_password=True)
+    path = sqlite_path(url)
+    return str(path) if path else make_url(url).render_as_string(hide_password=True)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

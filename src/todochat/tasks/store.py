@@ -75,11 +75,11 @@ class TaskStore(Store):
             statement = statement.where(json_array_contains(Task.tags, query.tag))
         if query.search is not None:
             statement = statement.where(Task.title.icontains(query.search, autoescape=True))
-        key = SORT_COLUMNS[query.sort]
-        if query.order is Order.DESC:
-            statement = statement.order_by(key.desc(), Task.id.desc())
-        else:
-            statement = statement.order_by(key.asc(), Task.id.asc())
+        keys = [SORT_COLUMNS[query.sort]]
+        if query.sort is not SortKey.ID:
+            keys.append(Task.id)  # ties in number order
+        descending = query.order is Order.DESC
+        statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
         statement = statement.limit(query.limit).offset(query.offset)
         return (await self.session.scalars(statement)).all()
 

@@ -1,0 +1,87 @@
+"""The FastAPI application: REST API, health checks, errors, middleware."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from todochat import migrate, problems
+from todochat.config import Settings, get_settings
+from todochat.conversations.routes import router as conversations_router
+from todochat.db import Database
+from todochat.middleware import LimitBody, RequestContext
+from todochat.tasks.routes import router as tasks_router
+from todochat.users.auth import authenticator
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Health(BaseModel):
+    """Whether a part of the service works."""
+
+    status: str
+    detail: str | None = None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The todochat API for the given settings (the environment's by default)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(settings.database_url, echo=settings.debug)
+        app.state.authenticator = authenticator(settings)
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="todochat",
+        summary="The backend of an AI assistant that manages people's tasks by conversation.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(tasks_router)
+    app.include_router(conversations_router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @app.get("/readyz", tags=["health"], response_model=Health, responses={503: {"model": Health}})
+    async def readyz(request: Request) -> Health | JSONResponse:
+        """The database answers and its schema is current."""
+        database: Database = request.app.state.database
+        try:
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            revision = await migrate.current(database.url)
+        except Exception as error:
+            return _unready(f"database unreachable: {type(error).__name__}")
+        if revision != migrate.head():
+            return _unready(
+                f"schema at {revision}, expected {migrate.head()}: run todochat db upgrade"
+            )
+        return Health(status="ok")
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+    )
+    app.add_middleware(LimitBody, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _unready(detail: str) -> JSONResponse:
+    return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), status_code=503)

@@ -1,0 +1,122 @@
+"""HTTP endpoints for a user's conversations and their messages."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel
+
+from todochat.api import MAX_NUMBER, Number, UserIdPath, UserSession
+from todochat.conversations.models import (
+    ConversationCreate,
+    ConversationPublic,
+    ConversationUpdate,
+    MessagePublic,
+)
+from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
+from todochat.problems import ERROR_RESPONSES
+
+router = APIRouter(
+    prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
+)
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+class ConversationPage(BaseModel):
+    """Live conversations, most recent activity first; pass `next_cursor` as `cursor` for more."""
+
+    items: list[ConversationPublic]
+    next_cursor: str | None
+
+
+class MessagePage(BaseModel):
+    """Messages oldest first; pass `next_before` as `before` for the page before them."""
+
+    items: list[MessagePublic]
+    next_before: int | None
+
+
+def conversation_store(session: UserSession, user_id: UserIdPath) -> ConversationStore:
+    """The path user's conversations, in the request's transaction."""
+    return ConversationStore(session, user_id)
+
+
+def message_store(session: UserSession, user_id: UserIdPath) -> MessageStore:
+    """The path user's messages, in the request's transaction."""
+    return MessageStore(session, user_id)
+
+
+Conversations = Annotated[ConversationStore, Depends(conversation_store)]
+Messages = Annotated[MessageStore, Depends(message_store)]
+
+
+@router.get("")
+async def list_conversations(
+    conversations: Conversations,
+    limit: PageSize = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ConversationPage:
+    """Live conversations, most recent activity first, one page after `cursor`."""
+    page = await conversations.list(limit=limit, cursor=cursor)
+    return ConversationPage(
+        items=[ConversationPublic.model_validate(c) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_conversation(
+    conversations: Conversations, data: ConversationCreate | None = None
+) -> ConversationPublic:
+    """Start a conversation, optionally titled and with metadata."""
+    return ConversationPublic.model_validate(await conversations.create(data))
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(
+    conversations: Conversations, conversation_id: Number
+) -> ConversationPublic:
+    """One live conversation."""
+    return ConversationPublic.model_validate(await conversations.get(conversation_id))
+
+
+@router.patch("/{conversation_id}")
+async def update_conversation(
+    conversations: Conversations, conversation_id: Number, changes: ConversationUpdate
+) -> ConversationPublic:
+    """Rename the conversation or replace its metadata."""
+    return ConversationPublic.model_validate(await conversations.update(conversation_id, changes))
+
+
+@router.delete("/{conversation_id}")
+async def delete_conversation(
+    conversations: Conversations, conversation_id: Number
+) -> ConversationPublic:
+    """Soft-delete the conversation: hidden with its messages until restored."""
+    return ConversationPublic.model_validate(await conversations.soft_delete(conversation_id))
+
+
+@router.post("/{conversation_id}/restore")
+async def restore_conversation(
+    conversations: Conversations, conversation_id: Number
+) -> ConversationPublic:
+    """Bring back a soft-deleted conversation."""
+    return ConversationPublic.model_validate(await conversations.restore(conversation_id))
+
+
+@router.get("/{conversation_id}/messages")
+async def list_messages(
+    messages: Messages,
+    conversation_id: Number,
+    limit: PageSize = 50,
+    before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
+) -> MessagePage:
+    """The latest messages, or those just before `before`, oldest first."""
+    if before is None:
+        items = await messages.latest(conversation_id, limit)
+    else:
+        items = await messages.before(conversation_id, before, limit)
+    has_older = bool(items) and items[0].seq > 1 and len(items) == limit
+    return MessagePage(
+        items=[MessagePublic.model_validate(m) for m in items],
+        next_before=items[0].seq if has_older else None,
+    )

@@ -1,0 +1,108 @@
+"""One error shape for every HTTP answer that is not a success, and the mapping to it."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from todochat.errors import FieldError, Invalid, NotFound
+from todochat.users.auth import Unauthenticated
+
+log = logging.getLogger("todochat.http")
+
+
+class ErrorField(BaseModel):
+    """One rule one field of the request broke."""
+
+    field: str
+    rule: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    detail: str
+    fields: list[ErrorField] = []
+
+
+class Forbidden(Exception):
+    """A valid token for another user than the one in the path."""
+
+
+def problem(
+    status: int,
+    error: str,
+    detail: str,
+    fields: tuple[FieldError, ...] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error response in the one shape."""
+    body = ErrorBody(
+        error=error,
+        detail=detail,
+        fields=[ErrorField(field=f.field, rule=f.rule) for f in fields],
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _request_field(location: tuple[Any, ...]) -> str:
+    # FastAPI prefixes where the value came from ("body", "query", "path"); the name is the rest.
+    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
+    return ".".join(parts) or "body"
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, malformed or unverifiable bearer token"},
+    403: {"model": ErrorBody, "description": "The token belongs to another user than the path"},
+    404: {"model": ErrorBody, "description": "No such object for this user"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
+}
+
+
+def install(app: FastAPI) -> None:
+    """Map every error a request can meet to the one shape."""
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
+        return problem(
+            401,
+            "unauthenticated",
+            f"invalid bearer token: {error}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
+        return problem(403, "forbidden", str(error))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, error: NotFound) -> JSONResponse:
+        return problem(404, "not_found", str(error))
+
+    @app.exception_handler(Invalid)
+    async def _invalid(_: Request, error: Invalid) -> JSONResponse:
+        return problem(422, "invalid", str(error), error.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        fields = tuple(
+            FieldError(_request_field(tuple(item["loc"])), item["msg"]) for item in error.errors()
+        )
+        return problem(422, "invalid", "; ".join(map(str, fields)), fields)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        error_code = "not_found" if error.status_code == 404 else "http_error"
+        return problem(error.status_code, error_code, str(error.detail), headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal", "the server failed; the request id names it in the logs")

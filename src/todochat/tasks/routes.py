@@ -1,0 +1,68 @@
+"""HTTP endpoints for a user's tasks."""
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from todochat.api import Number, UserIdPath, UserSession
+from todochat.problems import ERROR_RESPONSES
+from todochat.tasks.models import Task, TaskCreate, TaskPublic, TaskQuery, TaskUpdate
+from todochat.tasks.store import TaskStore
+
+router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+
+
+def task_store(session: UserSession, user_id: UserIdPath) -> TaskStore:
+    """The path user's tasks, in the request's transaction."""
+    return TaskStore(session, user_id)
+
+
+Tasks = Annotated[TaskStore, Depends(task_store)]
+
+
+@router.get("")
+async def list_tasks(tasks: Tasks, query: Annotated[TaskQuery, Query()]) -> list[TaskPublic]:
+    """The user's tasks: filtered by status, priority, tag or title, sorted, one page."""
+    return _public(await tasks.list(query))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_task(tasks: Tasks, data: TaskCreate) -> TaskPublic:
+    """Add a task under the user's next task number."""
+    return TaskPublic.model_validate(await tasks.create(data))
+
+
+@router.get("/{task_id}")
+async def get_task(tasks: Tasks, task_id: Number) -> TaskPublic:
+    """One task."""
+    return TaskPublic.model_validate(await tasks.get(task_id))
+
+
+@router.put("/{task_id}")
+async def replace_task(tasks: Tasks, task_id: Number, data: TaskCreate) -> TaskPublic:
+    """Replace the task's fields; those left out go back to their defaults."""
+    changes = TaskUpdate.model_validate(data.model_dump())
+    return TaskPublic.model_validate(await tasks.update(task_id, changes))
+
+
+@router.patch("/{task_id}")
+async def update_task(tasks: Tasks, task_id: Number, changes: TaskUpdate) -> TaskPublic:
+    """Change only the fields given."""
+    return TaskPublic.model_validate(await tasks.update(task_id, changes))
+
+
+@router.patch("/{task_id}/complete")
+async def complete_task(tasks: Tasks, task_id: Number) -> TaskPublic:
+    """Mark the task done."""
+    return TaskPublic.model_validate(await tasks.complete(task_id))
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(tasks: Tasks, task_id: Number) -> None:
+    """Delete the task; its number is never reused."""
+    await tasks.delete(task_id)
+
+
+def _public(tasks: Sequence[Task]) -> list[TaskPublic]:
+    return [TaskPublic.model_validate(task) for task in tasks]
