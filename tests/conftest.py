@@ -3,16 +3,25 @@
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat import migrate
+from todochat.app import create_app
+from todochat.config import Settings
 from todochat.db import Database, act_for
+from todochat.users.auth import issue_token
 from todochat.users.store import UserStore
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+SECRET = "a-test-secret-that-is-long-enough-for-hs256-tokens"  # noqa: S105 (tests only)
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -112,3 +121,65 @@ async def committed_user(database: Database, prefix: str = "user") -> str:
     async with database.transaction(user_id) as session:
         await UserStore(session, user_id).ensure()
     return user_id
+
+
+def settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: the given database and the test secret, ignoring any .env file."""
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        better_auth_secret=SECRET,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    """The real application on the run's database, started once per backend."""
+    application = create_app(settings(database_url))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the application in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://todochat.test") as client:
+        yield client
+
+
+def bearer(user_id: str, secret: str = SECRET, **claims: Any) -> dict[str, str]:
+    """Authorization headers with a token for `user_id`."""
+    token = issue_token(secret, user_id, lifetime=timedelta(hours=1), **claims)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """A user of the API: where their resources live and how they sign requests."""
+
+    id: str
+    headers: dict[str, str]
+
+    def url(self, path: str = "") -> str:
+        """The URL of one of this user's resources."""
+        return f"/api/{self.id}{path}"
+
+
+def api_user(prefix: str = "user") -> ApiUser:
+    """A user the database has not seen yet."""
+    user_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return ApiUser(user_id, bearer(user_id))
+
+
+@pytest.fixture
+def alice() -> ApiUser:
+    """A fresh API user."""
+    return api_user("alice")
+
+
+@pytest.fixture
+def bob() -> ApiUser:
+    """Another fresh API user."""
+    return api_user("bob")

@@ -1,0 +1,211 @@
+"""The application around the routes: health, limits, request ids, errors, OpenAPI, serve."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKENDS, SECRET, ApiUser, bearer, settings
+from todochat import migrate
+from todochat.app import MAX_BODY_BYTES, create_app
+
+
+async def test_healthz_and_readyz_answer_ok(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok", "detail": None}
+    assert (await client.get("/readyz")).json() == {"status": "ok", "detail": None}
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+async def test_readyz_is_503_on_an_unmigrated_database(empty_database: str) -> None:
+    app = create_app(settings(empty_database))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert "todochat db upgrade" in response.json()["detail"]
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "a b\tc"})
+    assert unsafe.headers["x-request-id"] != "a b\tc"
+
+
+async def test_an_oversized_body_is_a_413_and_writes_nothing(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    huge = b'{"title": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    declared = await client.post(alice.url("/tasks"), content=huge, headers=headers)
+    assert declared.status_code == 413
+    assert declared.json()["error"] == "too_large"
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    streamed = await client.post(alice.url("/tasks"), content=stream(), headers=headers)
+    assert streamed.status_code == 413
+    listing = await client.get(alice.url("/tasks"), headers=alice.headers)
+    assert listing.json() == []
+
+
+async def test_a_streamed_body_under_the_limit_is_accepted(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    async def stream() -> AsyncIterator[bytes]:
+        yield b'{"title": '
+        yield b'"streamed"}'
+
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    response = await client.post(alice.url("/tasks"), content=stream(), headers=headers)
+    assert response.status_code == 201
+    assert response.json()["title"] == "streamed"
+
+
+async def test_unknown_paths_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert set(response.json()) == {"error", "detail", "fields"}
+
+
+async def test_openapi_describes_every_error_response(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/api/{user_id}/tasks/{task_id}"]["get"]
+    for status in ("401", "403", "404", "422"):
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
+
+
+@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+async def test_cors_allows_only_the_configured_origins(empty_database: str) -> None:
+    app = create_app(settings(empty_database, cors_origins="https://app.example.com"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        allowed = await c.get("/healthz", headers={"Origin": "https://app.example.com"})
+        refused = await c.get("/healthz", headers={"Origin": "https://evil.example.com"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def todochat_env(**values: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_URL", "BETTER_AUTH"))
+    }
+    return {**env, **values}
+
+
+class Server:
+    """`todochat serve` running as its own process, logging to a file beside its database."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.log = cwd / "serve.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (our own console entry point)
+                [sys.executable, "-m", "todochat", "serve", "--port", str(self.port)],
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        with httpx.Client(base_url=self.url, transport=httpx.HTTPTransport(retries=50)) as http:
+            for _ in range(200):
+                assert self.process.poll() is None, self.log.read_text()
+                try:
+                    if http.get("/readyz", timeout=1).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    continue
+        raise AssertionError(self.log.read_text())
+
+    def stop(self) -> None:
+        """SIGTERM, as a process manager sends it: the server shuts down gracefully."""
+        self.process.terminate()
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert self.process.wait(timeout=15) in (0, -signal.SIGTERM), self.log.read_text()
+        assert "Application shutdown complete" in self.log.read_text()
+
+
+def test_serve_with_no_configuration_starts_and_a_pasted_token_creates_a_task(
+    tmp_path: Path,
+) -> None:
+    env = todochat_env()
+    server = Server(tmp_path, env)
+    try:
+        server.wait_ready()
+        token = subprocess.run(
+            [sys.executable, "-m", "todochat", "token", "alice"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        response = httpx.post(
+            f"{server.url}/api/alice/tasks",
+            json={"title": "Buy groceries"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["id"] == 1
+    finally:
+        server.stop()
+    assert (tmp_path / "todochat.db").exists()
+    secret = tmp_path / "todochat.db.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert len(secret.read_text()) >= 32
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_serve_on_postgresql_refuses_an_old_schema_then_serves_once_migrated(
+    empty_database: str, tmp_path: Path
+) -> None:
+    env = todochat_env(DATABASE_URL=empty_database, BETTER_AUTH_SECRET=SECRET)
+    refused = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "todochat", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "todochat db upgrade" in refused.stderr.replace("\n", " ")
+
+    migrate.upgrade(empty_database)
+    server = Server(tmp_path, env)
+    try:
+        server.wait_ready()
+        headers = bearer("pat")
+        created = httpx.post(f"{server.url}/api/pat/tasks", json={"title": "t"}, headers=headers)
+        assert created.status_code == 201
+        listed = httpx.get(f"{server.url}/api/pat/tasks", headers=headers)
+        assert [t["title"] for t in listed.json()] == ["t"]
+    finally:
+        server.stop()
+    assert not (tmp_path / "todochat.db").exists()
