@@ -154,4 +154,4 @@ class TaskQuery(BaseModel):
     sort: SortKey = SortKey.ID
     order: Order = Order.ASC
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
