@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.db import Database
 from todochat.problems import Forbidden
-from todochat.users.auth import Authenticator, Unauthenticated
+from todochat.users.auth import Authenticator, Identity, Unauthenticated
 from todochat.users.store import UserStore
 
 MAX_NUMBER = 2**31 - 1
@@ -19,21 +19,37 @@ Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
 
 
-async def user_session(
+async def authenticated(
     request: Request,
     user_id: UserIdPath,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AsyncIterator[AsyncSession]:
-    """The request's transaction, acting for the path's user once their token proves it."""
+) -> Identity:
+    """The path's user, once their bearer token proves it."""
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token>")
     authenticator: Authenticator = request.app.state.authenticator
     identity = await authenticator.verify(credentials.credentials)
     if identity.user_id != user_id:
         raise Forbidden("the token is for another user than the path names")
-    database: Database = request.app.state.database
-    async with database.transaction(user_id) as session:
-        await UserStore(session, user_id).ensure(identity.profile)
+    return identity
+
+
+CurrentUser = Annotated[Identity, Depends(authenticated)]
+
+
+def database(request: Request) -> Database:
+    """The application's database."""
+    db: Database = request.app.state.database
+    return db
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+
+
+async def user_session(user: CurrentUser, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """The request's transaction, acting for the authenticated user (created on first sight)."""
+    async with db.transaction(user.user_id) as session:
+        await UserStore(session, user.user_id).ensure(user.profile)
         yield session
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from todochat import migrate, problems
+from todochat.chat.offline import OfflineAssistant
+from todochat.chat.routes import router as chat_router
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.database_url, echo=settings.debug)
         app.state.authenticator = authenticator(settings)
+        app.state.assistant = OfflineAssistant()
         try:
             yield
         finally:
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(tasks_router)
     app.include_router(conversations_router)
+    app.include_router(chat_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> Health:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from todochat.chat.turn import TurnFailed
 from todochat.errors import FieldError, Invalid, NotFound
 from todochat.users.auth import Unauthenticated
 
@@ -96,6 +97,10 @@ def install(app: FastAPI) -> None:
             FieldError(_request_field(tuple(item["loc"])), item["msg"]) for item in error.errors()
         )
         return problem(422, "invalid", "; ".join(map(str, fields)), fields)
+
+    @app.exception_handler(TurnFailed)
+    async def _turn_failed(_: Request, error: TurnFailed) -> JSONResponse:
+        return problem(502, "assistant_unavailable", str(error))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
