@@ -26,7 +26,7 @@ async def authenticated(
 ) -> Identity:
     """The path's user, once their bearer token proves it."""
     if credentials is None:
-        raise Unauthenticated("send Authorization: Bearer <token>")
+        raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
     authenticator: Authenticator = request.app.state.authenticator
     identity = await authenticator.verify(credentials.credentials)
     if identity.user_id != user_id:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from todochat.chat.turn import TurnFailed
 from todochat.errors import FieldError, Invalid, NotFound
-from todochat.users.auth import Unauthenticated
+from todochat.users.auth import AuthUnavailable, Unauthenticated
 
 log = logging.getLogger("todochat.http")
 
@@ -63,6 +63,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token belongs to another user than the path"},
     404: {"model": ErrorBody, "description": "No such object for this user"},
     413: {"model": ErrorBody, "description": "Request body too large"},
+    503: {"model": ErrorBody, "description": "The token's signing keys cannot be fetched now"},
     422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
 }
 
@@ -72,12 +73,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
+        if not error.token_given:  # RFC 6750: no error code when no credentials were sent
+            detail = f"missing bearer token: {error}"
+            return problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
         return problem(
             401,
             "unauthenticated",
             f"invalid bearer token: {error}",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+
+    @app.exception_handler(AuthUnavailable)
+    async def _auth_unavailable(_: Request, error: AuthUnavailable) -> JSONResponse:
+        return problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:

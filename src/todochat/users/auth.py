@@ -23,6 +23,14 @@ LEEWAY_SECONDS = 30
 class Unauthenticated(Exception):
     """The request carries no token, or one that does not verify."""
 
+    def __init__(self, reason: str, *, token_given: bool = True) -> None:
+        self.token_given = token_given
+        super().__init__(reason)
+
+
+class AuthUnavailable(Exception):
+    """The keys that would verify the token cannot be fetched right now."""
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -47,8 +55,13 @@ class Authenticator:
             raise ValueError("configure BETTER_AUTH_SECRET or BETTER_AUTH_JWKS_URL")
         self._secret = secret
         self._jwks = (
+            # The key set is cached, and fetched again whenever a token names a key it lacks:
+            # a rotated-in key works at once, and a withdrawn key stops working at once.
             jwt.PyJWKClient(
-                jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_TIMEOUT_SECONDS
+                jwks_url,
+                lifespan=JWKS_CACHE_SECONDS,
+                timeout=JWKS_TIMEOUT_SECONDS,
+                cooldown_duration=0,
             )
             if jwks_url
             else None
@@ -70,6 +83,8 @@ class Authenticator:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
             )
+        except jwt.PyJWKClientConnectionError:
+            raise AuthUnavailable("the signing keys could not be fetched") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(str(error) or type(error).__name__) from None
         subject = claims["sub"]
