@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from todochat import migrate, problems
-from todochat.chat.offline import OfflineAssistant
+from todochat.chat.agent import configured_assistant
 from todochat.chat.routes import router as chat_router
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.database_url, echo=settings.debug)
         app.state.authenticator = authenticator(settings)
-        app.state.assistant = OfflineAssistant()
+        app.state.assistant = configured_assistant(settings)
         try:
             yield
         finally:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     better_auth_issuer: str | None = None
     better_auth_audience: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
+    # The assistant: the OpenAI Agents SDK on any OpenAI-compatible endpoint when a model is
+    # named, the built-in offline assistant otherwise.
+    openai_model: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
 
     @field_validator("better_auth_secret")
     @classmethod

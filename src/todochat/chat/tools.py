@@ -115,9 +115,12 @@ class Tool:
     arguments: type[ToolArguments]
     run: Callable[[TaskStore, Any], Awaitable[JsonResult]]
 
-    def schema(self) -> dict[str, Any]:
-        """The JSON schema of the arguments."""
-        return self.arguments.model_json_schema()
+    def schema(self, *, with_user_id: bool = True) -> dict[str, Any]:
+        """The JSON schema of the arguments; a model that acts for a bound user needs no user_id."""
+        schema = self.arguments.model_json_schema()
+        if not with_user_id:
+            schema["properties"].pop("user_id")
+        return schema
 
 
 TOOLS: dict[str, Tool] = {
