@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.routing import Route
 
 from todochat import migrate, problems
 from todochat.chat.agent import configured_assistant
@@ -15,6 +16,8 @@ from todochat.chat.routes import router as chat_router
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
+from todochat.mcp.http import McpOverHttp
+from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
@@ -39,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.authenticator = authenticator(settings)
         app.state.assistant = configured_assistant(settings)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await app.state.database.dispose()
 
@@ -50,6 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    mcp = McpOverHttp(
+        build_server(lambda: app.state.database, request_identity),
+        lambda: app.state.authenticator,
+    )
+    app.router.routes.append(
+        Route("/mcp", endpoint=mcp.endpoint, methods=["GET", "POST", "DELETE"])
+    )
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)

@@ -11,8 +11,10 @@ from rich.console import Console
 from todochat import logs, migrate
 from todochat.app import create_app
 from todochat.config import get_settings
-from todochat.db import describe, sqlite_path
-from todochat.users.auth import issue_token, shared_secret
+from todochat.db import Database, describe, sqlite_path
+from todochat.mcp.stdio import serve_stdio
+from todochat.users.auth import Identity, issue_token, shared_secret
+from todochat.users.models import UserProfile
 
 app = typer.Typer(
     help="todochat: the backend of an AI assistant for your to-do list.",
@@ -79,14 +81,8 @@ def revision(
     migrate.revision(_database_url(), message)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Serve the API: migrating the embedded SQLite database on first start."""
-    settings = get_settings()
-    url = settings.database_url
+def _prepare(url: str) -> None:
+    """Migrate the embedded SQLite database; refuse an out-of-date PostgreSQL one."""
     if sqlite_path(url) is not None:
         migrate.upgrade(url)
     elif (revision := asyncio.run(migrate.current(url))) != migrate.head():
@@ -95,6 +91,17 @@ def serve(
             f" {migrate.head()}: run `todochat db upgrade` first."
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API: migrating the embedded SQLite database on first start."""
+    settings = get_settings()
+    url = settings.database_url
+    _prepare(url)
     try:
         application = create_app(settings)
         shared_secret(settings)  # made now, so `todochat token` and the server agree
@@ -122,3 +129,14 @@ def token(
         errors.print("Tokens come from your Better Auth server when BETTER_AUTH_JWKS_URL is set.")
         raise typer.Exit(1)
     print(issue_token(secret, user_id, lifetime=timedelta(hours=hours)))
+
+
+@app.command("mcp")
+def mcp_stdio(
+    user: Annotated[str, typer.Option("--user", help="The user whose tasks the tools manage.")],
+) -> None:
+    """Serve the task tools over stdio, for desktop MCP clients."""
+    settings = get_settings()
+    _prepare(settings.database_url)
+    # stdout carries the protocol: nothing else may be printed there.
+    asyncio.run(serve_stdio(Database(settings.database_url), Identity(user, UserProfile())))

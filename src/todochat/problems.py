@@ -52,6 +52,21 @@ def problem(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def auth_problem(error: Unauthenticated | AuthUnavailable) -> JSONResponse:
+    """The answer to a request whose token is missing, bad, or cannot be checked now."""
+    if isinstance(error, AuthUnavailable):
+        return problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
+    if not error.token_given:  # RFC 6750: no error code when no credentials were sent
+        detail = f"missing bearer token: {error}"
+        return problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+    return problem(
+        401,
+        "unauthenticated",
+        f"invalid bearer token: {error}",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
 def _request_field(location: tuple[Any, ...]) -> str:
     # FastAPI prefixes where the value came from ("body", "query", "path"); the name is the rest.
     parts = [str(part) for part in location[1:]] or [str(part) for part in location]
@@ -73,19 +88,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
-        if not error.token_given:  # RFC 6750: no error code when no credentials were sent
-            detail = f"missing bearer token: {error}"
-            return problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
-        return problem(
-            401,
-            "unauthenticated",
-            f"invalid bearer token: {error}",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        return auth_problem(error)
 
     @app.exception_handler(AuthUnavailable)
     async def _auth_unavailable(_: Request, error: AuthUnavailable) -> JSONResponse:
-        return problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
+        return auth_problem(error)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:

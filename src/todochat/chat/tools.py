@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,7 +49,8 @@ class AddTask(ToolArguments):
 class ListTasks(ToolArguments):
     """List tasks: all of them, only pending ones, or only completed ones."""
 
-    status: Status = Status.ALL
+    # A literal, not the Status enum, so the schema carries the choices inline (no $defs).
+    status: Literal["all", "pending", "completed"] = "all"
 
 
 class CompleteTask(ToolArguments):
@@ -85,7 +86,7 @@ async def _add(tasks: TaskStore, args: AddTask) -> JsonResult:
 
 
 async def _list(tasks: TaskStore, args: ListTasks) -> JsonResult:
-    found = await tasks.list(TaskQuery(status=args.status, limit=LIST_LIMIT))
+    found = await tasks.list(TaskQuery(status=Status(args.status), limit=LIST_LIMIT))
     return [{"id": t.id, "title": t.title, "completed": t.completed} for t in found]
 
 

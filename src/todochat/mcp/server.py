@@ -1,0 +1,75 @@
+"""An MCP server exposing the five task tools for the user the transport authenticated."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from mcp import types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+
+from todochat.chat.tools import TOOLS, TaskTools, ToolError
+from todochat.db import Database
+from todochat.tasks.store import TaskStore
+from todochat.users.auth import Identity
+from todochat.users.store import UserStore
+
+Context = ServerRequestContext[Any, Any]
+IDENTITY = "todochat_identity"
+
+
+def fixed_identity(identity: Identity) -> Callable[[Context], Identity]:
+    """Every call acts for one user, as over stdio where the command line names them."""
+    return lambda _: identity
+
+
+def request_identity(context: Context) -> Identity:
+    """The user the HTTP request authenticated (set by `McpAuth`)."""
+    request = context.request
+    identity = getattr(getattr(request, "state", None), IDENTITY, None)
+    if not isinstance(identity, Identity):
+        raise ToolError("This request is not authenticated.")
+    return identity
+
+
+def build_server(
+    database: Callable[[], Database], identify: Callable[[Context], Identity]
+) -> Server[Any]:
+    """A server whose tools act, each in its own transaction, for the user `identify` names."""
+
+    async def list_tools(
+        _: Context, __: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(name=tool.name, description=tool.description, input_schema=tool.schema())
+                for tool in TOOLS.values()
+            ]
+        )
+
+    async def call_tool(
+        context: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        try:
+            identity = identify(context)
+            async with database().transaction(identity.user_id) as session:
+                await UserStore(session, identity.user_id).ensure(identity.profile)
+                tools = TaskTools(TaskStore(session, identity.user_id))
+                result = await tools.call(params.name, params.arguments or {})
+        except ToolError as error:
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=str(error))], is_error=True
+            )
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(result, ensure_ascii=False))],
+            # Structured content is an object; a list travels under "result".
+            structured_content=result if isinstance(result, dict) else {"result": result},
+        )
+
+    return Server(
+        "todochat",
+        instructions="Manage the signed-in user's to-do list: add, list, complete, delete"
+        " and update tasks. Tasks are numbered 1, 2, 3… per user.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
