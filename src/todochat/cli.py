@@ -10,6 +10,7 @@ from rich.console import Console
 
 from todochat import logs, migrate
 from todochat.app import create_app
+from todochat.chat.terminal import talk
 from todochat.config import get_settings
 from todochat.db import Database, describe, sqlite_path
 from todochat.mcp.stdio import serve_stdio
@@ -140,3 +141,14 @@ def mcp_stdio(
     _prepare(settings.database_url)
     # stdout carries the protocol: nothing else may be printed there.
     asyncio.run(serve_stdio(Database(settings.database_url), Identity(user, UserProfile())))
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option("--user", help="Whose tasks the assistant manages.")],
+    new: Annotated[bool, typer.Option(help="Start a new conversation.")] = False,
+) -> None:
+    """Talk to the assistant in the terminal; the latest conversation resumes."""
+    settings = get_settings()
+    _prepare(settings.database_url)
+    asyncio.run(talk(settings, user, new=new, console=console))

@@ -1,0 +1,67 @@
+"""The assistant in a terminal: the same turns, stored in the same database."""
+
+import asyncio
+
+from rich.console import Console
+
+from todochat.chat.agent import configured_assistant
+from todochat.chat.routes import ChatRequest
+from todochat.chat.turn import TurnFailed, chat_turn
+from todochat.config import Settings
+from todochat.conversations.store import ConversationStore, MessageStore
+from todochat.db import Database
+from todochat.errors import Invalid, NotFound
+from todochat.users.store import UserStore
+from todochat.validation import parse
+
+SHOWN_HISTORY = 6
+QUIT = {"exit", "quit", "bye", "/exit", "/quit"}
+
+
+async def _resume(database: Database, user_id: str, console: Console) -> int | None:
+    """The user's most recent conversation, its last messages shown; None if there is none."""
+    async with database.transaction(user_id) as session:
+        await UserStore(session, user_id).ensure()
+        page = await ConversationStore(session, user_id).list(limit=1)
+        if not page.items:
+            return None
+        conversation = page.items[0]
+        recent = await MessageStore(session, user_id).latest(conversation.id, SHOWN_HISTORY)
+    console.print(f"[dim]Resuming conversation {conversation.id}: {conversation.title or ''}[/]")
+    for message in recent:
+        console.print(f"[dim]{message.role.value}> {message.content}[/]")
+    return conversation.id
+
+
+async def talk(settings: Settings, user_id: str, *, new: bool, console: Console) -> None:
+    """Read messages from the terminal until end of input, answering each one."""
+    database = Database(settings.database_url)
+    assistant = configured_assistant(settings)
+    try:
+        conversation = None if new else await _resume(database, user_id, console)
+        console.print("[bold]todochat[/] — manage your tasks by talking. Type 'exit' to leave.")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            if line.strip().lower() in QUIT:
+                break
+            if not line.strip():
+                continue
+            try:
+                request = parse(ChatRequest, {"message": line, "conversation_id": conversation})
+                turn = await chat_turn(
+                    database,
+                    assistant,
+                    user_id,
+                    request.message,
+                    conversation_id=request.conversation_id,
+                )
+            except (Invalid, NotFound, TurnFailed) as error:
+                console.print(f"[red]{error}[/]")
+                continue
+            conversation = turn.conversation_id
+            console.print(f"[green]todochat>[/] {turn.response}")
+    finally:
+        await database.dispose()

@@ -1,0 +1,56 @@
+"""`todochat chat`: the assistant in a terminal, its history kept between runs."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from todochat.conversations.store import MessageStore
+from todochat.db import Database
+
+
+def chat(database_url: str, user_id: str, lines: str, cwd: Path) -> str:
+    result = subprocess.run(  # noqa: S603 (our own console entry point)
+        [sys.executable, "-m", "todochat", "chat", "--user", user_id],
+        input=lines,
+        env={**os.environ, "DATABASE_URL": database_url},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return result.stdout
+
+
+async def test_the_terminal_chat_keeps_history_between_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    user_id = f"terminal-{uuid.uuid4().hex[:8]}"
+    first = chat(
+        database_url, user_id, "Add a task to buy milk\n\nWhat's pending?\nexit\n", tmp_path
+    )
+    assert 'Added task 1: "Buy milk".' in first
+    assert "1. Buy milk" in first
+    second = chat(database_url, user_id, "Mark task 1 as done\n", tmp_path)
+    assert "Resuming conversation 1" in second
+    assert "user> What's pending?" in second
+    assert 'Marked task 1 "Buy milk" as complete.' in second
+    too_long = chat(database_url, user_id, "x" * 10_001 + "\n", tmp_path)
+    assert "at most 10000 characters" in too_long
+
+    database = Database(database_url)
+    try:
+        async with database.transaction(user_id) as session:
+            history = await MessageStore(session, user_id).latest(1)
+    finally:
+        await database.dispose()
+    assert [(m.seq, m.role.value) for m in history] == [
+        (1, "user"),
+        (2, "assistant"),
+        (3, "user"),
+        (4, "assistant"),
+        (5, "user"),
+        (6, "assistant"),
+    ]
