@@ -183,3 +183,14 @@ def alice() -> ApiUser:
 def bob() -> ApiUser:
     """Another fresh API user."""
     return api_user("bob")
+
+
+async def say(
+    client: httpx.AsyncClient, user: ApiUser, message: str, conversation_id: int | None = None
+) -> httpx.Response:
+    """Send `message` to the chat endpoint as `user`."""
+    return await client.post(
+        user.url("/chat"),
+        json={"conversation_id": conversation_id, "message": message},
+        headers=user.headers,
+    )

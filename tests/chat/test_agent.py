@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
-from tests.conftest import ApiUser, settings
+from tests.conftest import ApiUser, say, settings
 from todochat.app import create_app
 from todochat.chat.agent import AgentsAssistant, configured_assistant
 from todochat.chat.offline import OfflineAssistant
@@ -23,16 +23,6 @@ async def serving(database_url: str, model: ScriptedModel) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
-
-
-async def say(
-    client: httpx.AsyncClient, user: ApiUser, message: str, conversation_id: int | None = None
-) -> httpx.Response:
-    return await client.post(
-        user.url("/chat"),
-        json={"conversation_id": conversation_id, "message": message},
-        headers=user.headers,
-    )
 
 
 async def titles(database_url: str, user: ApiUser) -> list[tuple[int, str, bool]]:

@@ -7,18 +7,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import ApiUser, settings
+from tests.conftest import ApiUser, say, settings
 from todochat.app import create_app
-
-
-async def say(
-    client: httpx.AsyncClient, user: ApiUser, message: str, conversation_id: int | None = None
-) -> httpx.Response:
-    return await client.post(
-        user.url("/chat"),
-        json={"conversation_id": conversation_id, "message": message},
-        headers=user.headers,
-    )
 
 
 async def messages(

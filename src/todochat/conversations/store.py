@@ -19,6 +19,7 @@ from todochat.db import Store
 from todochat.errors import Invalid, NotFound
 from todochat.orm import utcnow
 from todochat.users.models import User
+from todochat.users.store import UserStore
 
 MAX_PAGE = 200
 
@@ -65,14 +66,7 @@ class ConversationStore(Store):
     async def create(self, data: ConversationCreate | None = None) -> Conversation:
         """Start a conversation under the user's next conversation number."""
         data = data or ConversationCreate()
-        number = await self.session.scalar(
-            update(User)
-            .where(User.id == self.user_id)
-            .values(last_conversation_id=User.last_conversation_id + 1)
-            .returning(User.last_conversation_id)
-        )
-        if number is None:
-            raise NotFound("user", self.user_id)
+        number = await UserStore(self.session, self.user_id).next_number(User.last_conversation_id)
         now = utcnow()
         conversation = Conversation(
             user_id=self.user_id,

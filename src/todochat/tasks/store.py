@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, case, select, update
+from sqlalchemy import Select, SQLColumnExpression, case, select
 
 from todochat.db import Store
 from todochat.errors import NotFound
@@ -19,6 +19,7 @@ from todochat.tasks.models import (
     TaskUpdate,
 )
 from todochat.users.models import User
+from todochat.users.store import UserStore
 
 PRIORITY_RANK = case(
     {priority.value: rank for rank, priority in enumerate(Priority)}, value=Task.priority
@@ -40,14 +41,7 @@ class TaskStore(Store):
 
     async def create(self, data: TaskCreate) -> Task:
         """Add a task under the user's next task number."""
-        number = await self.session.scalar(
-            update(User)
-            .where(User.id == self.user_id)
-            .values(last_task_id=User.last_task_id + 1)
-            .returning(User.last_task_id)
-        )
-        if number is None:
-            raise NotFound("user", self.user_id)
+        number = await UserStore(self.session, self.user_id).next_number(User.last_task_id)
         now = utcnow()
         task = Task(
             user_id=self.user_id, id=number, created_at=now, updated_at=now, **data.model_dump()

@@ -1,7 +1,8 @@
 """The user store: the only code that writes SQL for the `users` table."""
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute
 
 from todochat.db import Store
 from todochat.errors import NotFound
@@ -10,7 +11,23 @@ from todochat.users.models import User, UserProfile
 
 
 class UserStore(Store):
-    """The acting user's own row."""
+    """The acting user's own row, including the counters that number their tasks and chats."""
+
+    async def next_number(self, counter: InstrumentedAttribute[int]) -> int:
+        """Take the next number from `counter` (`User.last_task_id` or `last_conversation_id`).
+
+        The row lock this UPDATE takes serialises concurrent creators; a rollback returns the
+        number, so races leave neither duplicates nor gaps.
+        """
+        number = await self.session.scalar(
+            update(User)
+            .where(User.id == self.user_id)
+            .values({counter: counter + 1})
+            .returning(counter)
+        )
+        if number is None:
+            raise NotFound("user", self.user_id)
+        return int(number)
 
     async def ensure(self, profile: UserProfile | None = None) -> User:
         """Create the user on first sight; refresh the email and name a token carries."""
