@@ -1,6 +1,7 @@
 """One error shape for every HTTP answer that is not a success, and the mapping to it."""
 
 import logging
+from http import HTTPStatus
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,6 +75,7 @@ def _request_field(location: tuple[Any, ...]) -> str:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
     401: {"model": ErrorBody, "description": "Missing, malformed or unverifiable bearer token"},
     403: {"model": ErrorBody, "description": "The token belongs to another user than the path"},
     404: {"model": ErrorBody, "description": "No such object for this user"},
@@ -119,8 +121,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
-        error_code = "not_found" if error.status_code == 404 else "http_error"
-        return problem(error.status_code, error_code, str(error.detail), headers=error.headers)
+        code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
+        return problem(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
