@@ -1,8 +1,8 @@
 """One error shape for every HTTP answer that is not a success, and the mapping to it."""
 
 import logging
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
