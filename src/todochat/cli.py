@@ -10,6 +10,7 @@ from rich.console import Console
 
 from todochat import logs, migrate
 from todochat.app import create_app
+from todochat.bench.cli import bench
 from todochat.chat.terminal import talk
 from todochat.config import get_settings
 from todochat.db import Database, describe, sqlite_path
@@ -26,6 +27,7 @@ db = typer.Typer(
     help="Create and migrate the database named by DATABASE_URL.", no_args_is_help=True
 )
 app.add_typer(db, name="db")
+app.add_typer(bench, name="bench")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 

@@ -38,6 +38,14 @@ def async_url(url: str) -> URL:
     )
 
 
+def driver_url(url: str) -> str:
+    """`url` as the bare driver (libpq or sqlite3) takes it, for bulk tools and benchmarks."""
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        return str(sqlite_path(url))
+    return target.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The absolute path of the SQLite file `url` names; None for PostgreSQL."""
     target = async_url(url)

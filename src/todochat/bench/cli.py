@@ -1,0 +1,72 @@
+"""`todochat bench`: seed a dataset and time todochat against the driver and the anchors."""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from todochat.bench.dataset import FULL, TINY
+from todochat.bench.seed import NotEmpty, prepare, seed_background, seed_target
+from todochat.config import get_settings
+from todochat.db import describe, sqlite_path
+
+bench = typer.Typer(help="Benchmarks on an empty DATABASE_URL.", no_args_is_help=True)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+Tiny = Annotated[bool, typer.Option(help="A tiny dataset, to check the benchmark runs.")]
+
+
+@bench.command()
+def seed(
+    factor: Annotated[int, typer.Option(help="Dataset size as a multiple of 1x.")] = 1,
+    tiny: Tiny = False,
+) -> None:
+    """Fill an empty database with the benchmark dataset at one size."""
+    url = get_settings().database_url
+    shape = TINY if tiny else FULL
+    try:
+        asyncio.run(prepare(url))
+    except NotEmpty as error:
+        errors.print(f"Cannot seed: {error}")
+        raise typer.Exit(1) from None
+    with Progress(console=errors, transient=True) as progress:
+        seed_target(url, shape, progress)
+        seed_background(url, shape, 0, shape.background_users(factor), progress)
+    console.print(
+        f"Seeded {describe(url)}: {shape.messages_at(factor):,} messages,"
+        f" {shape.tasks_at(factor):,} tasks."
+    )
+
+
+@bench.command()
+def run(
+    factors: Annotated[str, typer.Option(help="Dataset sizes, as multiples of 1x.")] = "1,10,100",
+    iterations: Annotated[int, typer.Option(help="Timed calls per operation.", min=20)] = 200,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and the plot.")] = Path(
+        "bench-results"
+    ),
+    tiny: Tiny = False,
+) -> None:
+    """Seed an empty database size by size, timing todochat, the bare driver and others."""
+    # The anchors and the plot need the optional [bench] dependencies: import them on use.
+    from todochat.bench import report, runner  # noqa: PLC0415
+
+    url = get_settings().database_url
+    backend = "sqlite" if sqlite_path(url) else "postgresql"
+    sizes = [int(factor) for factor in factors.split(",")]
+    with Progress(console=errors, transient=True) as progress:
+        try:
+            measurements = asyncio.run(
+                runner.run(url, TINY if tiny else FULL, sizes, iterations, progress)
+            )
+        except NotEmpty as error:
+            errors.print(f"Cannot run: {error}")
+            raise typer.Exit(1) from None
+    report.show(measurements, backend, console)
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_json(measurements, backend, out / f"{backend}.json")
+    report.plot(measurements, backend, out / f"{backend}.png")
+    console.print(f"Wrote {out / backend}.json and {out / backend}.png")

@@ -1,0 +1,172 @@
+"""The benchmark run: grow the dataset through the factors, timing every contender at each."""
+
+import statistics
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.progress import Progress
+from sqlalchemy import text
+
+from todochat.bench.anchors import AgentsSession, LangChainHistory, seed_anchors
+from todochat.bench.contenders import Contender, Ours, PostgresFloor, SqliteFloor
+from todochat.bench.dataset import TARGET_USER, Shape
+from todochat.bench.seed import prepare, seed_background, seed_target
+from todochat.conversations.store import MessageStore
+from todochat.db import Database, sqlite_path
+
+WARMUP = 5
+# An anchor that is slow gets fewer samples rather than hours of run time.
+BUDGET_SECONDS = 20.0
+MIN_SAMPLES = 15
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Latency of one operation by one contender, in milliseconds."""
+
+    median: float
+    p95: float
+    p99: float
+    samples: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> "Stats":
+        """Summarise samples taken in seconds."""
+        ms = sorted(s * 1000 for s in seconds)
+        quantiles = statistics.quantiles(ms, n=100, method="inclusive")
+        return cls(statistics.median(ms), quantiles[94], quantiles[98], len(ms))
+
+
+@dataclass
+class Measurement:
+    """Everything measured at one dataset size."""
+
+    factor: int
+    messages: int
+    tasks: int
+    results: dict[str, dict[str, Stats]] = field(default_factory=dict)  # contender -> op -> stats
+    history_peak_bytes: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+async def _analyze(url: str) -> None:
+    database = Database(url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+    finally:
+        await database.dispose()
+
+
+@dataclass
+class Lineup:
+    """Everyone measured in one round."""
+
+    ours: Ours
+    floor: Contender
+    agents: AgentsSession
+    langchain: LangChainHistory
+
+    @classmethod
+    async def on(cls, url: str, shape: Shape) -> "Lineup":
+        """The contenders, connected to `url`."""
+        floor: Contender = (
+            SqliteFloor(url, shape) if sqlite_path(url) else await PostgresFloor.connect(url, shape)
+        )
+        return cls(Ours(url, shape), floor, AgentsSession(url), LangChainHistory(url))
+
+    @property
+    def all(self) -> list[Contender]:
+        """In the order they are reported."""
+        return [self.ours, self.floor, self.agents, self.langchain]
+
+    async def close(self) -> None:
+        """Close every contender's connections."""
+        for contender in self.all:
+            await contender.close()
+
+
+async def _time(contenders: list[Contender], iterations: int) -> dict[str, dict[str, Stats]]:
+    operations = sorted({op for c in contenders for op in c.operations}, key=_ORDER.index)
+    results: dict[str, dict[str, Stats]] = {c.name: {} for c in contenders}
+    for operation in operations:
+        runners = [c for c in contenders if operation in c.operations]
+        samples: dict[str, list[float]] = {c.name: [] for c in runners}
+        for contender in runners:
+            for _ in range(WARMUP):
+                await contender.operations[operation]()
+        for _ in range(iterations):
+            # Interleaved, so that whatever else the machine does falls on every contender alike.
+            for contender in runners:
+                taken = samples[contender.name]
+                if len(taken) >= MIN_SAMPLES and sum(taken) > BUDGET_SECONDS:
+                    continue
+                started = time.perf_counter()
+                await contender.operations[operation]()
+                taken.append(time.perf_counter() - started)
+        for name, taken in samples.items():
+            results[name][operation] = Stats.of(taken)
+    return results
+
+
+_ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task"]
+
+
+async def _history_peak(ours: Ours, anchor: LangChainHistory) -> dict[str, int]:
+    """Peak Python memory while reading the latest 50 messages, short and long conversation."""
+
+    async def peak(read: Any) -> int:
+        tracemalloc.start()
+        try:
+            await read()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    async def ours_of(conversation: int) -> object:
+        async with ours.database.transaction(TARGET_USER) as session:
+            return await MessageStore(session, TARGET_USER).latest(conversation)
+
+    return {
+        "todochat, 10-message conversation": await peak(lambda: ours_of(3)),
+        "todochat, 1,000-message conversation": await peak(lambda: ours_of(1)),
+        f"{anchor.name}, 1,000-message conversation": await peak(anchor.operations["history"]),
+    }
+
+
+async def run(
+    url: str, shape: Shape, factors: list[int], iterations: int, progress: Progress
+) -> list[Measurement]:
+    """Seed the empty database at `url` factor by factor, measuring at each."""
+    await prepare(url)
+    seed_target(url, shape, progress)
+    lineup = await Lineup.on(url, shape)
+    await lineup.agents.create_tables()
+    await lineup.langchain.create_tables()
+    await lineup.close()
+    seed_anchors(url, shape, 0, 0, target=True, progress=progress)
+    measurements = []
+    seeded = 0
+    for factor in factors:
+        users = shape.background_users(factor)
+        if users > seeded:
+            seed_background(url, shape, seeded, users, progress)
+            seed_anchors(url, shape, seeded, users, target=False, progress=progress)
+            seeded = users
+        await _analyze(url)
+        lineup = await Lineup.on(url, shape)
+        try:
+            bar = progress.add_task(f"measuring at {factor}x", total=None)
+            measurement = Measurement(factor, shape.messages_at(factor), shape.tasks_at(factor))
+            measurement.results = await _time(lineup.all, iterations)
+            measurement.history_peak_bytes = await _history_peak(lineup.ours, lineup.langchain)
+            progress.remove_task(bar)
+        finally:
+            await lineup.close()
+        measurements.append(measurement)
+    return measurements
