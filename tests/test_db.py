@@ -175,3 +175,21 @@ def test_urls_are_accepted_as_people_and_neon_write_them() -> None:
     for bad in ("sqlite://", "sqlite:///:memory:", "mysql://u@h/db"):
         with pytest.raises(ValueError, match="DATABASE_URL"):
             async_url(bad)
+
+
+async def test_a_read_session_sees_committed_data_and_refuses_to_write(
+    database: Database,
+) -> None:
+    user_id = await committed_user(database)
+    async with database.transaction(user_id) as session:
+        await TaskStore(session, user_id).create(TaskCreate(title="written"))
+    async with database.read(user_id) as session:
+        assert [task.title for task in await TaskStore(session, user_id).list()] == ["written"]
+        with pytest.raises(RuntimeError, match="read session cannot write"):
+            await TaskStore(session, user_id).create(TaskCreate(title="sneaked in"))
+        with pytest.raises(RuntimeError, match="read session cannot write"):
+            await MessageStore(session, user_id).append(
+                1, [MessageCreate(role=Role.USER, content="nope")]
+            )
+    async with database.read(user_id) as session:
+        assert len(await TaskStore(session, user_id).list()) == 1

@@ -1,5 +1,6 @@
 """Engines and transactions on SQLite (embedded default) and PostgreSQL (production, Neon)."""
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -7,17 +8,22 @@ from typing import Any
 
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from todochat.errors import Invalid
 
 ACTING_USER = "todochat.user_id"
+READ_ONLY = "todochat_read_only"
+IDLE_SINCE = "todochat_idle_since"
+PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -66,16 +72,38 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(target, echo=echo)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         target,
         echo=echo,
         pool_size=5,
         max_overflow=10,
-        pool_pre_ping=True,
         pool_recycle=POOL_RECYCLE_SECONDS,
         # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
         connect_args={"prepare_threshold": None},
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    # Pre-ping, but only a connection that sat idle: a ping on every checkout would cost a
+    # round trip per request, while a connection returned moments ago is known to be alive.
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(connection: DBAPIConnection, record: ConnectionPoolEntry, _: Any) -> None:
+        idle_since = record.info.get(IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as error:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError("the pooled connection is dead") from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -95,17 +123,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy
         # timeout instead of failing when a read would later have to upgrade to a write.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def act_for(session: AsyncSession, user_id: str) -> None:
-    """Record in the session, and in the PostgreSQL transaction, which user it acts for."""
+    """Record in the session, and in a PostgreSQL transaction, which user it acts for."""
     if not user_id or len(user_id) > 255 or "\x00" in user_id:
         raise Invalid.field("user_id", "must be 1-255 characters without NUL")
     session.info[ACTING_USER] = user_id
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(READ_ONLY):
         # Transaction-local, so it is safe behind a transaction-mode pooler.
         await session.execute(
             text("SELECT set_config(:name, :user_id, true)"),
@@ -119,13 +150,41 @@ def acting_user(session: AsyncSession) -> str | None:
     return user_id if isinstance(user_id, str) else None
 
 
+class ReadSession(Session):
+    """A session that reads only: any insert, update, delete or flush is refused."""
+
+
+def _refuse(*_: Any) -> None:
+    raise RuntimeError("a read session cannot write: open a transaction")
+
+
+@event.listens_for(ReadSession, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _refuse()
+
+
+event.listen(ReadSession, "before_flush", _refuse)
+
+
 class Database:
-    """A pool of connections to one database, and the transactions opened on it."""
+    """A pool of connections to one database, and the sessions opened on it."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads run outside an explicit transaction on PostgreSQL (each statement sees
+        # committed data, with no BEGIN and COMMIT round trips) and in a deferred one on SQLite.
+        reading: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            reading["isolation_level"] = "AUTOCOMMIT"
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**reading),
+            expire_on_commit=False,
+            sync_session_class=ReadSession,
+            info={READ_ONLY: True},
+        )
 
     @property
     def backend(self) -> str:
@@ -136,6 +195,13 @@ class Database:
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
         async with self._sessions() as session, session.begin():
+            await act_for(session, user_id)
+            yield session
+
+    @asynccontextmanager
+    async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
+        """A session for reading what `user_id` owns; it refuses to write."""
+        async with self._readers() as session:
             await act_for(session, user_id)
             yield session
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
@@ -77,6 +77,18 @@ class Message(Base):
             ondelete="CASCADE",
         ),
     )
+
+
+class MessageView(NamedTuple):
+    """A stored message, as the message store reads it."""
+
+    seq: int
+    role: Role
+    content: str
+    tool_calls: list[Any] | None
+    tool_results: list[Any] | None
+    meta: dict[str, Any] | None
+    created_at: datetime
 
 
 ConversationTitle = Annotated[

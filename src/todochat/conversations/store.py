@@ -4,9 +4,9 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, delete, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, delete, insert, select, tuple_, update
 
 from todochat.conversations.models import (
     Conversation,
@@ -14,6 +14,7 @@ from todochat.conversations.models import (
     ConversationUpdate,
     Message,
     MessageCreate,
+    MessageView,
 )
 from todochat.db import Store
 from todochat.errors import Invalid, NotFound
@@ -146,30 +147,31 @@ class ConversationStore(Store):
             raise NotFound("conversation", conversation_id)
 
 
+_MESSAGE = (
+    select(*(getattr(Message, field) for field in MessageView._fields))
+    .join(
+        Conversation,
+        and_(Conversation.user_id == Message.user_id, Conversation.id == Message.conversation_id),
+    )
+    .where(
+        Message.user_id == bindparam("user_id"),
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.deleted_at.is_(None),
+        Conversation.deleted_at.is_(None),
+    )
+)
+# Built once: a request pays for neither building nor caching the statement.
+_LATEST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
+_BEFORE = _LATEST.where(Message.seq < bindparam("before"))
+_ONE = _MESSAGE.where(Message.seq == bindparam("seq"))
+
+
 class MessageStore(Store):
     """The messages of one user's live conversations."""
 
-    def _messages(self, conversation_id: int) -> Select[Message]:
-        return (
-            select(Message)
-            .join(
-                Conversation,
-                and_(
-                    Conversation.user_id == Message.user_id,
-                    Conversation.id == Message.conversation_id,
-                ),
-            )
-            .where(
-                Message.user_id == self.user_id,
-                Message.conversation_id == conversation_id,
-                Message.deleted_at.is_(None),
-                Conversation.deleted_at.is_(None),
-            )
-        )
-
     async def append(
         self, conversation_id: int, messages: Sequence[MessageCreate]
-    ) -> list[Message]:
+    ) -> list[MessageView]:
         """Add messages under the next `seq` numbers, moving the conversation's `updated_at`."""
         if not messages:
             raise Invalid.field("messages", "must hold at least one message")
@@ -187,50 +189,62 @@ class MessageStore(Store):
         if last is None:
             raise NotFound("conversation", conversation_id)
         first = last - len(messages) + 1
-        rows = [
-            Message(
-                user_id=self.user_id,
-                conversation_id=conversation_id,
-                seq=first + offset,
-                role=message.role,
-                content=message.content,
-                tool_calls=message.tool_calls,
-                tool_results=message.tool_results,
-                meta=message.metadata,
-                created_at=now,
+        views = [
+            MessageView(
+                first + offset,
+                message.role,
+                message.content,
+                message.tool_calls,
+                message.tool_results,
+                message.metadata,
+                now,
             )
             for offset, message in enumerate(messages)
         ]
-        self.session.add_all(rows)
-        await self.session.flush()
-        return rows
+        await self.session.execute(
+            insert(Message),
+            [
+                {"user_id": self.user_id, "conversation_id": conversation_id, **view._asdict()}
+                for view in views
+            ],
+        )
+        return views
 
-    async def latest(self, conversation_id: int, limit: int = 50) -> list[Message]:
+    async def latest(self, conversation_id: int, limit: int = 50) -> list[MessageView]:
         """The last `limit` messages, oldest first."""
-        return await self._page(self._messages(conversation_id), conversation_id, limit)
+        return await self._page(_LATEST, conversation_id, limit)
 
-    async def before(self, conversation_id: int, seq: int, limit: int = 50) -> list[Message]:
+    async def before(self, conversation_id: int, seq: int, limit: int = 50) -> list[MessageView]:
         """The `limit` messages just before `seq`, oldest first."""
-        return await self._page(
-            self._messages(conversation_id).where(Message.seq < seq), conversation_id, limit
-        )
+        return await self._page(_BEFORE, conversation_id, limit, before=seq)
 
-    async def get(self, conversation_id: int, seq: int) -> Message:
+    async def get(self, conversation_id: int, seq: int) -> MessageView:
         """One message."""
-        message = await self.session.scalar(
-            self._messages(conversation_id).where(Message.seq == seq)
-        )
-        if message is None:
+        row = (
+            await self.session.execute(
+                _ONE,
+                {"user_id": self.user_id, "conversation_id": conversation_id, "seq": seq},
+            )
+        ).first()
+        if row is None:
             raise NotFound("message", f"{conversation_id}/{seq}")
-        return message
+        return MessageView._make(row)
 
     async def _page(
-        self, statement: Select[Message], conversation_id: int, limit: int
-    ) -> list[Message]:
+        self, statement: Select[Any], conversation_id: int, limit: int, **parameters: int
+    ) -> list[MessageView]:
         _check_limit(limit)
-        newest_first = (
-            await self.session.scalars(statement.order_by(Message.seq.desc()).limit(limit))
-        ).all()
+        result = await self.session.execute(
+            statement,
+            {
+                "user_id": self.user_id,
+                "conversation_id": conversation_id,
+                "limit": limit,
+                **parameters,
+            },
+        )
+        newest_first = [MessageView._make(row) for row in result]
         if not newest_first:
             await ConversationStore(self.session, self.user_id).get(conversation_id)
-        return list(reversed(newest_first))
+        newest_first.reverse()
+        return newest_first
