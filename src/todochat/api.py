@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from todochat.db import Database
 from todochat.problems import Forbidden
 from todochat.users.auth import Authenticator, Identity, Unauthenticated
-from todochat.users.store import UserStore
+from todochat.users.store import KnownUsers
 
 MAX_NUMBER = 2**31 - 1
 
@@ -46,10 +46,17 @@ def database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(database)]
 
 
-async def user_session(user: CurrentUser, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """The request's transaction, acting for the authenticated user (created on first sight)."""
-    async with db.transaction(user.user_id) as session:
-        await UserStore(session, user.user_id).ensure(user.profile)
+async def user_session(
+    request: Request, user: CurrentUser, db: DatabaseDep
+) -> AsyncIterator[AsyncSession]:
+    """The request's session for the authenticated user (stored on first sight).
+
+    Reads (GET, HEAD) get a read session; everything else one transaction.
+    """
+    known: KnownUsers = request.app.state.known_users
+    await known.ensure(user)
+    scope = db.read if request.method in ("GET", "HEAD") else db.transaction
+    async with scope(user.user_id) as session:
         yield session
 
 

@@ -21,6 +21,7 @@ from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
+from todochat.users.store import KnownUsers
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.database_url, echo=settings.debug)
+        app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
         app.state.assistant = configured_assistant(settings)
         try:

@@ -1,12 +1,15 @@
 """The user store: the only code that writes SQL for the `users` table."""
 
+from collections import OrderedDict
+
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
-from todochat.db import Store
+from todochat.db import Database, Store
 from todochat.errors import NotFound
 from todochat.orm import utcnow
+from todochat.users.auth import Identity
 from todochat.users.models import User, UserProfile
 
 
@@ -76,3 +79,28 @@ class UserStore(Store):
         result = await self.session.execute(delete(User).where(User.id == self.user_id))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound("user", self.user_id)
+
+
+class KnownUsers:
+    """Users this process has already stored, with the profile their token carried.
+
+    Every authenticated request needs its user to exist; remembering who does spares a
+    write on all requests but a user's first (and those after their profile changes).
+    """
+
+    def __init__(self, database: Database, capacity: int = 10_000) -> None:
+        self._database = database
+        self._capacity = capacity
+        self._seen: OrderedDict[tuple[str, str | None, str | None], None] = OrderedDict()
+
+    async def ensure(self, identity: Identity) -> None:
+        """Store the user, unless this process already did with this profile."""
+        key = (identity.user_id, identity.profile.email, identity.profile.name)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return
+        async with self._database.transaction(identity.user_id) as session:
+            await UserStore(session, identity.user_id).ensure(identity.profile)
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
