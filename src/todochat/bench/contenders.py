@@ -41,7 +41,7 @@ class Contender:
 
 
 class Ours(Contender):
-    """todochat's stores, each operation in its own transaction, as a request would run it."""
+    """todochat's stores, each operation in its own session, as a request would run it."""
 
     name = "todochat"
 
@@ -50,11 +50,11 @@ class Ours(Contender):
         self.database = Database(url)
         older = shape.deep_messages // 2
         self.operations = {
-            "history": lambda: self._in(lambda s: MessageStore(s, TARGET_USER).latest(MEASURED)),
-            "older": lambda: self._in(
+            "history": lambda: self._read(lambda s: MessageStore(s, TARGET_USER).latest(MEASURED)),
+            "older": lambda: self._read(
                 lambda s: MessageStore(s, TARGET_USER).before(MEASURED, older)
             ),
-            "conversations": lambda: self._in(
+            "conversations": lambda: self._read(
                 lambda s: ConversationStore(s, TARGET_USER).list(limit=CONVERSATIONS_PAGE)
             ),
             "turn": lambda: self._in(
@@ -66,7 +66,7 @@ class Ours(Contender):
                     ],
                 )
             ),
-            "tasks": lambda: self._in(
+            "tasks": lambda: self._read(
                 lambda s: TaskStore(s, TARGET_USER).list(
                     TaskQuery(status=Status.PENDING, limit=PAGE)
                 )
@@ -78,6 +78,10 @@ class Ours(Contender):
 
     async def _in(self, work: Callable[[Any], Awaitable[object]]) -> object:
         async with self.database.transaction(TARGET_USER) as session:
+            return await work(session)
+
+    async def _read(self, work: Callable[[Any], Awaitable[object]]) -> object:
+        async with self.database.read(TARGET_USER) as session:
             return await work(session)
 
     async def close(self) -> None:

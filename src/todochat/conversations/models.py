@@ -79,6 +79,17 @@ class Message(Base):
     )
 
 
+class ConversationView(NamedTuple):
+    """A stored conversation, as listings read it."""
+
+    id: int
+    title: str | None
+    meta: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
 class MessageView(NamedTuple):
     """A stored message, as the message store reads it."""
 

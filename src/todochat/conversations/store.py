@@ -12,6 +12,7 @@ from todochat.conversations.models import (
     Conversation,
     ConversationCreate,
     ConversationUpdate,
+    ConversationView,
     Message,
     MessageCreate,
     MessageView,
@@ -33,11 +34,11 @@ def _check_limit(limit: int) -> None:
 class ConversationPage(NamedTuple):
     """Conversations, most recent first, and the cursor of the page after them (None at the end)."""
 
-    items: Sequence[Conversation]
+    items: Sequence[ConversationView]
     next_cursor: str | None
 
 
-def encode_cursor(conversation: Conversation) -> str:
+def encode_cursor(conversation: ConversationView) -> str:
     """An opaque cursor pointing just after `conversation` in the most-recent-first order."""
     raw = f"{conversation.updated_at.isoformat()}|{conversation.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -53,6 +54,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     if position[0].tzinfo is None:
         raise Invalid.field("cursor", "is not a cursor this server issued")
     return position
+
+
+_RECENT = (
+    select(*(getattr(Conversation, field) for field in ConversationView._fields))
+    .where(Conversation.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None))
+    .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+    .limit(bindparam("limit"))
+)
+_RECENT_AFTER = _RECENT.where(
+    tuple_(Conversation.updated_at, Conversation.id)
+    < tuple_(
+        bindparam("updated_at", type_=Conversation.updated_at.type),
+        bindparam("id", type_=Conversation.id.type),
+    )
+)
 
 
 class ConversationStore(Store):
@@ -95,15 +111,14 @@ class ConversationStore(Store):
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> ConversationPage:
         """Live conversations, most recent activity first, one page after `cursor`."""
         _check_limit(limit)
-        statement = self._conversations()
+        parameters: dict[str, object] = {"user_id": self.user_id, "limit": limit + 1}
+        statement = _RECENT
         if cursor is not None:
-            statement = statement.where(
-                tuple_(Conversation.updated_at, Conversation.id) < tuple_(*decode_cursor(cursor))
-            )
-        statement = statement.order_by(
-            Conversation.updated_at.desc(), Conversation.id.desc()
-        ).limit(limit + 1)
-        rows = (await self.session.scalars(statement)).all()
+            statement = _RECENT_AFTER
+            parameters["updated_at"], parameters["id"] = decode_cursor(cursor)
+        rows = [
+            ConversationView._make(row) for row in await self.session.execute(statement, parameters)
+        ]
         items = rows[:limit]
         return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -82,6 +82,20 @@ class Task(Base):
         # A user's pending or completed tasks, in number order.
         Index("ix_tasks_user_status", "user_id", "completed", "id"),
     )
+
+
+class TaskView(NamedTuple):
+    """A stored task, as listings read it."""
+
+    id: int
+    title: str
+    description: str | None
+    completed: bool
+    priority: Priority
+    tags: list[Any]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
 
 
 def _distinct(tags: list[str]) -> list[str]:

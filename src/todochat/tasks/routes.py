@@ -1,13 +1,12 @@
 """HTTP endpoints for a user's tasks."""
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
 from todochat.api import Number, UserIdPath, UserSession
 from todochat.problems import ERROR_RESPONSES
-from todochat.tasks.models import Task, TaskCreate, TaskPublic, TaskQuery, TaskUpdate
+from todochat.tasks.models import TaskCreate, TaskPublic, TaskQuery, TaskUpdate
 from todochat.tasks.store import TaskStore
 
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
@@ -24,7 +23,7 @@ Tasks = Annotated[TaskStore, Depends(task_store)]
 @router.get("")
 async def list_tasks(tasks: Tasks, query: Annotated[TaskQuery, Query()]) -> list[TaskPublic]:
     """The user's tasks: filtered by status, priority, tag or title, sorted, one page."""
-    return _public(await tasks.list(query))
+    return [TaskPublic.model_validate(task) for task in await tasks.list(query)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -62,7 +61,3 @@ async def complete_task(tasks: Tasks, task_id: Number) -> TaskPublic:
 async def delete_task(tasks: Tasks, task_id: Number) -> None:
     """Delete the task; its number is never reused."""
     await tasks.delete(task_id)
-
-
-def _public(tasks: Sequence[Task]) -> list[TaskPublic]:
-    return [TaskPublic.model_validate(task) for task in tasks]

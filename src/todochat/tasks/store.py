@@ -1,6 +1,5 @@
 """The task store: the only code that writes SQL for the `tasks` table."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, SQLColumnExpression, case, select
@@ -17,6 +16,7 @@ from todochat.tasks.models import (
     TaskCreate,
     TaskQuery,
     TaskUpdate,
+    TaskView,
 )
 from todochat.users.models import User
 from todochat.users.store import UserStore
@@ -31,6 +31,9 @@ SORT_COLUMNS: dict[SortKey, SQLColumnExpression[Any]] = {
     SortKey.PRIORITY: PRIORITY_RANK,
     SortKey.TITLE: Task.title,
 }
+
+
+_LISTED = select(*(getattr(Task, field) for field in TaskView._fields))
 
 
 class TaskStore(Store):
@@ -57,10 +60,10 @@ class TaskStore(Store):
             raise NotFound("task", task_id)
         return task
 
-    async def list(self, query: TaskQuery | None = None) -> Sequence[Task]:
+    async def list(self, query: TaskQuery | None = None) -> list[TaskView]:
         """The tasks that match `query`, one page of them."""
         query = query or TaskQuery()
-        statement = self._tasks()
+        statement = _LISTED.where(Task.user_id == self.user_id)
         if query.status is not Status.ALL:
             statement = statement.where(Task.completed == (query.status is Status.COMPLETED))
         if query.priority is not None:
@@ -75,7 +78,7 @@ class TaskStore(Store):
         descending = query.order is Order.DESC
         statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
         statement = statement.limit(query.limit).offset(query.offset)
-        return (await self.session.scalars(statement)).all()
+        return [TaskView._make(row) for row in await self.session.execute(statement)]
 
     async def update(self, task_id: int, changes: TaskUpdate) -> Task:
         """Change the fields given; completing sets `completed_at`, reopening clears it."""
