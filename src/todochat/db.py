@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, event, make_url, text
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -132,16 +132,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 async def act_for(session: AsyncSession, user_id: str) -> None:
-    """Record in the session, and in a PostgreSQL transaction, which user it acts for."""
+    """Record in the session which user its work is for; stores refuse any other user."""
     if not user_id or len(user_id) > 255 or "\x00" in user_id:
         raise Invalid.field("user_id", "must be 1-255 characters without NUL")
     session.info[ACTING_USER] = user_id
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get(READ_ONLY):
-        # Transaction-local, so it is safe behind a transaction-mode pooler.
-        await session.execute(
-            text("SELECT set_config(:name, :user_id, true)"),
-            {"name": ACTING_USER, "user_id": user_id},
-        )
 
 
 def acting_user(session: AsyncSession) -> str | None:

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, MetaData
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, MetaData, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
@@ -96,3 +96,8 @@ class Base(DeclarativeBase):
         dict[str, Any]: Json,
         list[Any]: Json,
     }
+
+
+def table(model: type[Base]) -> Table:
+    """The table a model maps, for Core statements that skip the ORM on hot paths."""
+    return cast(Table, model.__table__)

@@ -56,7 +56,12 @@ async def test_messages_get_seq_in_acceptance_order(session: AsyncSession) -> No
         1,
         [
             MessageCreate(role=Role.ASSISTANT, content="", tool_calls=[{"tool": "list_tasks"}]),
-            MessageCreate(role=Role.TOOL, content="[]", tool_results=[{"tasks": []}]),
+            MessageCreate(
+                role=Role.TOOL,
+                content="[]",
+                tool_results=[{"tasks": []}],
+                metadata={"model": "offline"},
+            ),
         ],
     )
     assert [m.seq for m in first + rest] == [1, 2, 3]
@@ -68,6 +73,7 @@ async def test_messages_get_seq_in_acceptance_order(session: AsyncSession) -> No
     ]
     assert history[1].tool_calls == [{"tool": "list_tasks"}]
     assert history[2].tool_results == [{"tasks": []}]
+    assert (history[1].meta, history[2].meta) == (None, {"model": "offline"})
 
 
 async def test_appending_moves_the_conversation_updated_at(session: AsyncSession) -> None:

@@ -1,5 +1,6 @@
 """The benchmark run: grow the dataset through the factors, timing every contender at each."""
 
+import gc
 import statistics
 import time
 import tracemalloc
@@ -101,14 +102,20 @@ async def _time(contenders: list[Contender], iterations: int) -> dict[str, dict[
             for _ in range(WARMUP):
                 await contender.operations[operation]()
         for _ in range(iterations):
-            # Interleaved, so that whatever else the machine does falls on every contender alike.
+            # Interleaved, so that whatever else the machine does falls on every contender alike;
+            # garbage is collected between calls, so one contender's garbage is not another's cost.
             for contender in runners:
                 taken = samples[contender.name]
                 if len(taken) >= MIN_SAMPLES and sum(taken) > BUDGET_SECONDS:
                     continue
-                started = time.perf_counter()
-                await contender.operations[operation]()
-                taken.append(time.perf_counter() - started)
+                gc.collect()
+                gc.disable()
+                try:
+                    started = time.perf_counter()
+                    await contender.operations[operation]()
+                    taken.append(time.perf_counter() - started)
+                finally:
+                    gc.enable()
         for name, taken in samples.items():
             results[name][operation] = Stats.of(taken)
     return results

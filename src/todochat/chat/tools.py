@@ -14,6 +14,7 @@ from todochat.tasks.models import (
     TaskCreate,
     TaskQuery,
     TaskUpdate,
+    TaskView,
     Title,
 )
 from todochat.tasks.store import TaskStore
@@ -76,7 +77,7 @@ class UpdateTask(ToolArguments):
 JsonResult = dict[str, Any] | list[dict[str, Any]]
 
 
-def _confirm(task: Task, status: str) -> dict[str, Any]:
+def _confirm(task: Task | TaskView, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 

@@ -19,7 +19,7 @@ from todochat.conversations.models import (
 )
 from todochat.db import Store
 from todochat.errors import Invalid, NotFound
-from todochat.orm import utcnow
+from todochat.orm import table, utcnow
 from todochat.users.models import User
 from todochat.users.store import UserStore
 
@@ -75,7 +75,12 @@ class ConversationStore(Store):
     """One user's conversations."""
 
     def _conversations(self, *, include_deleted: bool = False) -> Select[Conversation]:
-        statement = select(Conversation).where(Conversation.user_id == self.user_id)
+        # Appends move updated_at without the ORM: refresh objects the session already holds.
+        statement = (
+            select(Conversation)
+            .where(Conversation.user_id == self.user_id)
+            .execution_options(populate_existing=True)
+        )
         if not include_deleted:
             statement = statement.where(Conversation.deleted_at.is_(None))
         return statement
@@ -179,6 +184,20 @@ _MESSAGE = (
 _LATEST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
 _BEFORE = _LATEST.where(Message.seq < bindparam("before"))
 _ONE = _MESSAGE.where(Message.seq == bindparam("seq"))
+_CONVERSATIONS = table(Conversation).c
+_TAKE_SEQ = (
+    update(table(Conversation))
+    .where(
+        _CONVERSATIONS.user_id == bindparam("owner"),
+        _CONVERSATIONS.id == bindparam("number"),
+        _CONVERSATIONS.deleted_at.is_(None),
+    )
+    .values(
+        last_seq=_CONVERSATIONS.last_seq + bindparam("count"),
+        updated_at=bindparam("now", type_=_CONVERSATIONS.updated_at.type),
+    )
+    .returning(_CONVERSATIONS.last_seq)
+)
 
 
 class MessageStore(Store):
@@ -192,14 +211,13 @@ class MessageStore(Store):
             raise Invalid.field("messages", "must hold at least one message")
         now = utcnow()
         last = await self.session.scalar(
-            update(Conversation)
-            .where(
-                Conversation.user_id == self.user_id,
-                Conversation.id == conversation_id,
-                Conversation.deleted_at.is_(None),
-            )
-            .values(last_seq=Conversation.last_seq + len(messages), updated_at=now)
-            .returning(Conversation.last_seq)
+            _TAKE_SEQ,
+            {
+                "owner": self.user_id,
+                "number": conversation_id,
+                "count": len(messages),
+                "now": now,
+            },
         )
         if last is None:
             raise NotFound("conversation", conversation_id)
@@ -217,9 +235,19 @@ class MessageStore(Store):
             for offset, message in enumerate(messages)
         ]
         await self.session.execute(
-            insert(Message),
+            insert(table(Message)),
             [
-                {"user_id": self.user_id, "conversation_id": conversation_id, **view._asdict()}
+                {
+                    "user_id": self.user_id,
+                    "conversation_id": conversation_id,
+                    "seq": view.seq,
+                    "role": view.role,
+                    "content": view.content,
+                    "tool_calls": view.tool_calls,
+                    "tool_results": view.tool_results,
+                    "metadata": view.meta,
+                    "created_at": view.created_at,
+                }
                 for view in views
             ],
         )

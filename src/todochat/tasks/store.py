@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, case, select
+from sqlalchemy import Select, SQLColumnExpression, case, insert, select
 
 from todochat.db import Store
 from todochat.errors import NotFound
-from todochat.orm import json_array_contains, utcnow
+from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
     Order,
     Priority,
@@ -42,15 +42,22 @@ class TaskStore(Store):
     def _tasks(self) -> Select[Task]:
         return select(Task).where(Task.user_id == self.user_id)
 
-    async def create(self, data: TaskCreate) -> Task:
+    async def create(self, data: TaskCreate) -> TaskView:
         """Add a task under the user's next task number."""
         number = await UserStore(self.session, self.user_id).next_number(User.last_task_id)
         now = utcnow()
-        task = Task(
-            user_id=self.user_id, id=number, created_at=now, updated_at=now, **data.model_dump()
+        task = TaskView(
+            id=number,
+            title=data.title,
+            description=data.description,
+            completed=False,
+            priority=data.priority,
+            tags=data.tags,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
         )
-        self.session.add(task)
-        await self.session.flush()
+        await self.session.execute(insert(table(Task)), {"user_id": self.user_id, **task._asdict()})
         return task
 
     async def get(self, task_id: int) -> Task:

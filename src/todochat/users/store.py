@@ -2,15 +2,23 @@
 
 from collections import OrderedDict
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from todochat.db import Database, Store
 from todochat.errors import NotFound
-from todochat.orm import utcnow
+from todochat.orm import table, utcnow
 from todochat.users.auth import Identity
 from todochat.users.models import User, UserProfile
+
+_NEXT = {
+    counter.key: update(table(User))
+    .where(table(User).c.id == bindparam("user_id"))
+    .values({counter.key: counter + 1})
+    .returning(counter)
+    for counter in (User.last_task_id, User.last_conversation_id)
+}
 
 
 class UserStore(Store):
@@ -22,12 +30,7 @@ class UserStore(Store):
         The row lock this UPDATE takes serialises concurrent creators; a rollback returns the
         number, so races leave neither duplicates nor gaps.
         """
-        number = await self.session.scalar(
-            update(User)
-            .where(User.id == self.user_id)
-            .values({counter: counter + 1})
-            .returning(counter)
-        )
+        number = await self.session.scalar(_NEXT[counter.key], {"user_id": self.user_id})
         if number is None:
             raise NotFound("user", self.user_id)
         return int(number)
@@ -46,7 +49,7 @@ class UserStore(Store):
         )
         given = [column for column in ("email", "name") if getattr(profile, column) is not None]
         if given:
-            columns = User.__table__.c
+            columns = table(User).c
             statement = statement.on_conflict_do_update(
                 index_elements=[User.id],
                 set_={
