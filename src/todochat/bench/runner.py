@@ -103,12 +103,12 @@ async def _time(contenders: list[Contender], iterations: int) -> dict[str, dict[
                 await contender.operations[operation]()
         for _ in range(iterations):
             # Interleaved, so that whatever else the machine does falls on every contender alike;
-            # garbage is collected between calls, so one contender's garbage is not another's cost.
+            # the collector waits until the call ends, so one contender's garbage is not
+            # collected in another's time.
             for contender in runners:
                 taken = samples[contender.name]
                 if len(taken) >= MIN_SAMPLES and sum(taken) > BUDGET_SECONDS:
                     continue
-                gc.collect()
                 gc.disable()
                 try:
                     started = time.perf_counter()

@@ -4,7 +4,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, insert, select, tuple_, update
 
@@ -17,7 +17,7 @@ from todochat.conversations.models import (
     MessageCreate,
     MessageView,
 )
-from todochat.db import Store
+from todochat.db import Query, Store
 from todochat.errors import Invalid, NotFound
 from todochat.orm import table, utcnow
 from todochat.users.models import User
@@ -56,17 +56,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return position
 
 
-_RECENT = (
+_RECENT_FIRST = (
     select(*(getattr(Conversation, field) for field in ConversationView._fields))
     .where(Conversation.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None))
     .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
     .limit(bindparam("limit"))
 )
-_RECENT_AFTER = _RECENT.where(
-    tuple_(Conversation.updated_at, Conversation.id)
-    < tuple_(
-        bindparam("updated_at", type_=Conversation.updated_at.type),
-        bindparam("id", type_=Conversation.id.type),
+_RECENT = Query(_RECENT_FIRST)
+_RECENT_AFTER = Query(
+    _RECENT_FIRST.where(
+        tuple_(Conversation.updated_at, Conversation.id)
+        < tuple_(
+            bindparam("updated_at", type_=Conversation.updated_at.type),
+            bindparam("id", type_=Conversation.id.type),
+        )
     )
 )
 
@@ -116,14 +119,18 @@ class ConversationStore(Store):
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> ConversationPage:
         """Live conversations, most recent activity first, one page after `cursor`."""
         _check_limit(limit)
-        parameters: dict[str, object] = {"user_id": self.user_id, "limit": limit + 1}
-        statement = _RECENT
-        if cursor is not None:
-            statement = _RECENT_AFTER
-            parameters["updated_at"], parameters["id"] = decode_cursor(cursor)
-        rows = [
-            ConversationView._make(row) for row in await self.session.execute(statement, parameters)
-        ]
+        if cursor is None:
+            found = await _RECENT.rows(self.session, user_id=self.user_id, limit=limit + 1)
+        else:
+            updated_at, number = decode_cursor(cursor)
+            found = await _RECENT_AFTER.rows(
+                self.session,
+                user_id=self.user_id,
+                limit=limit + 1,
+                updated_at=updated_at,
+                id=number,
+            )
+        rows = [ConversationView._make(row) for row in found]
         items = rows[:limit]
         return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
@@ -180,10 +187,11 @@ _MESSAGE = (
         Conversation.deleted_at.is_(None),
     )
 )
-# Built once: a request pays for neither building nor caching the statement.
-_LATEST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
-_BEFORE = _LATEST.where(Message.seq < bindparam("before"))
-_ONE = _MESSAGE.where(Message.seq == bindparam("seq"))
+_NEWEST_FIRST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
+# History reads are the hottest path: compiled once, run on the driver itself.
+_LATEST = Query(_NEWEST_FIRST)
+_BEFORE = Query(_NEWEST_FIRST.where(Message.seq < bindparam("before")))
+_ONE = Query(_MESSAGE.where(Message.seq == bindparam("seq")))
 _CONVERSATIONS = table(Conversation).c
 _TAKE_SEQ = (
     update(table(Conversation))
@@ -263,31 +271,24 @@ class MessageStore(Store):
 
     async def get(self, conversation_id: int, seq: int) -> MessageView:
         """One message."""
-        row = (
-            await self.session.execute(
-                _ONE,
-                {"user_id": self.user_id, "conversation_id": conversation_id, "seq": seq},
-            )
-        ).first()
-        if row is None:
+        rows = await _ONE.rows(
+            self.session, user_id=self.user_id, conversation_id=conversation_id, seq=seq
+        )
+        if not rows:
             raise NotFound("message", f"{conversation_id}/{seq}")
-        return MessageView._make(row)
+        return MessageView._make(rows[0])
 
     async def _page(
-        self, statement: Select[Any], conversation_id: int, limit: int, **parameters: int
+        self, query: Query, conversation_id: int, limit: int, **parameters: int
     ) -> list[MessageView]:
         _check_limit(limit)
-        result = await self.session.execute(
-            statement,
-            {
-                "user_id": self.user_id,
-                "conversation_id": conversation_id,
-                "limit": limit,
-                **parameters,
-            },
+        rows = await query.rows(
+            self.session,
+            user_id=self.user_id,
+            conversation_id=conversation_id,
+            limit=limit,
+            **parameters,
         )
-        newest_first = [MessageView._make(row) for row in result]
-        if not newest_first:
+        if not rows:
             await ConversationStore(self.session, self.user_id).get(conversation_id)
-        newest_first.reverse()
-        return newest_first
+        return [MessageView._make(row) for row in reversed(rows)]

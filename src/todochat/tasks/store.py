@@ -1,10 +1,11 @@
 """The task store: the only code that writes SQL for the `tasks` table."""
 
+import functools
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, case, insert, select
+from sqlalchemy import Select, SQLColumnExpression, bindparam, case, insert, select
 
-from todochat.db import Store
+from todochat.db import Query, Store
 from todochat.errors import NotFound
 from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
@@ -33,7 +34,44 @@ SORT_COLUMNS: dict[SortKey, SQLColumnExpression[Any]] = {
 }
 
 
-_LISTED = select(*(getattr(Task, field) for field in TaskView._fields))
+_LIKE_ESCAPE = "/"
+
+
+@functools.cache
+def _listing(
+    status: Status,
+    by_priority: bool,
+    by_tag: bool,
+    by_search: bool,
+    sort: SortKey,
+    order: Order,
+) -> Query:
+    """The listing statement for one combination of filters and order, compiled once."""
+    statement = select(*(getattr(Task, field) for field in TaskView._fields)).where(
+        Task.user_id == bindparam("user_id")
+    )
+    if status is not Status.ALL:
+        statement = statement.where(Task.completed == (status is Status.COMPLETED))
+    if by_priority:
+        statement = statement.where(
+            Task.priority == bindparam("priority", type_=Task.priority.type)
+        )
+    if by_tag:
+        statement = statement.where(json_array_contains(Task.tags, bindparam("tag")))
+    if by_search:
+        statement = statement.where(Task.title.icontains(bindparam("search"), escape=_LIKE_ESCAPE))
+    keys = [SORT_COLUMNS[sort]]
+    if sort is not SortKey.ID:
+        keys.append(Task.id)  # ties in number order
+    descending = order is Order.DESC
+    statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
+    return Query(statement.limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+def _escape_like(text: str) -> str:
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return text
 
 
 class TaskStore(Store):
@@ -70,22 +108,33 @@ class TaskStore(Store):
     async def list(self, query: TaskQuery | None = None) -> list[TaskView]:
         """The tasks that match `query`, one page of them."""
         query = query or TaskQuery()
-        statement = _LISTED.where(Task.user_id == self.user_id)
-        if query.status is not Status.ALL:
-            statement = statement.where(Task.completed == (query.status is Status.COMPLETED))
-        if query.priority is not None:
-            statement = statement.where(Task.priority == query.priority)
-        if query.tag is not None:
-            statement = statement.where(json_array_contains(Task.tags, query.tag))
-        if query.search is not None:
-            statement = statement.where(Task.title.icontains(query.search, autoescape=True))
-        keys = [SORT_COLUMNS[query.sort]]
-        if query.sort is not SortKey.ID:
-            keys.append(Task.id)  # ties in number order
-        descending = query.order is Order.DESC
-        statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
-        statement = statement.limit(query.limit).offset(query.offset)
-        return [TaskView._make(row) for row in await self.session.execute(statement)]
+        listing = _listing(
+            _Shape(
+                query.status,
+                query.priority is not None,
+                query.tag is not None,
+                query.search is not None,
+                query.sort,
+                query.order,
+            )
+        )
+        filters = {
+            name: value
+            for name, value in (
+                ("priority", query.priority),
+                ("tag", query.tag),
+                ("search", None if query.search is None else _escape_like(query.search)),
+            )
+            if value is not None
+        }
+        rows = await listing.rows(
+            self.session,
+            user_id=self.user_id,
+            limit=query.limit,
+            offset=query.offset,
+            **filters,
+        )
+        return [TaskView._make(row) for row in rows]
 
     async def update(self, task_id: int, changes: TaskUpdate) -> Task:
         """Change the fields given; completing sets `completed_at`, reopening clears it."""
