@@ -1,9 +1,9 @@
 """The task store: the only code that writes SQL for the `tasks` table."""
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, SQLColumnExpression, bindparam, case, insert, select
+from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, insert, select
 
 from todochat.db import Query, Store
 from todochat.errors import NotFound
@@ -37,33 +37,37 @@ SORT_COLUMNS: dict[SortKey, SQLColumnExpression[Any]] = {
 _LIKE_ESCAPE = "/"
 
 
+class _Shape(NamedTuple):
+    """Which filters a listing applies, and its order: what its SQL depends on."""
+
+    status: Status
+    by_priority: bool
+    by_tag: bool
+    by_search: bool
+    sort: SortKey
+    order: Order
+
+
 @functools.cache
-def _listing(
-    status: Status,
-    by_priority: bool,
-    by_tag: bool,
-    by_search: bool,
-    sort: SortKey,
-    order: Order,
-) -> Query:
-    """The listing statement for one combination of filters and order, compiled once."""
+def _listing(shape: _Shape) -> Query:
+    """The listing statement for one shape, built and compiled once."""
     statement = select(*(getattr(Task, field) for field in TaskView._fields)).where(
         Task.user_id == bindparam("user_id")
     )
-    if status is not Status.ALL:
-        statement = statement.where(Task.completed == (status is Status.COMPLETED))
-    if by_priority:
-        statement = statement.where(
-            Task.priority == bindparam("priority", type_=Task.priority.type)
-        )
-    if by_tag:
+    if shape.status is not Status.ALL:
+        statement = statement.where(Task.completed == (shape.status is Status.COMPLETED))
+    if shape.by_priority:
+        priority = bindparam("priority", type_=Task.priority.type)
+        statement = statement.where(Task.priority == priority)
+    if shape.by_tag:
         statement = statement.where(json_array_contains(Task.tags, bindparam("tag")))
-    if by_search:
-        statement = statement.where(Task.title.icontains(bindparam("search"), escape=_LIKE_ESCAPE))
-    keys = [SORT_COLUMNS[sort]]
-    if sort is not SortKey.ID:
+    if shape.by_search:
+        search = bindparam("search", type_=String())
+        statement = statement.where(Task.title.icontains(search, escape=_LIKE_ESCAPE))
+    keys = [SORT_COLUMNS[shape.sort]]
+    if shape.sort is not SortKey.ID:
         keys.append(Task.id)  # ties in number order
-    descending = order is Order.DESC
+    descending = shape.order is Order.DESC
     statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
     return Query(statement.limit(bindparam("limit")).offset(bindparam("offset")))
 
