@@ -22,7 +22,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from todochat.errors import Invalid
 
 ACTING_USER = "todochat.user_id"
-READ_ONLY = "todochat_read_only"
 IDLE_SINCE = "todochat_idle_since"
 PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
@@ -65,13 +64,17 @@ def describe(url: str) -> str:
     return str(path) if path else make_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine tuned for the backend that `url` names."""
+def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> AsyncEngine:
+    """An async engine tuned for the backend that `url` names; `reading` for a read pool.
+
+    Reads run outside an explicit transaction on PostgreSQL (each statement sees committed
+    data, with no BEGIN and COMMIT round trips) and in a deferred one on SQLite.
+    """
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target, echo=echo)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, begin="BEGIN" if reading else "BEGIN IMMEDIATE")
         return engine
     engine = create_async_engine(
         target,
@@ -81,6 +84,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_recycle=POOL_RECYCLE_SECONDS,
         # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
         connect_args={"prepare_threshold": None},
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reading else {}),
     )
     _ping_after_idle(engine)
     return engine
@@ -107,7 +111,7 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("the pooled connection is dead") from error
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
@@ -124,12 +128,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-            return
-        # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy
-        # timeout instead of failing when a read would later have to upgrade to a write.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers BEGIN IMMEDIATE, taking the write lock up front: concurrent writers queue on
+        # the busy timeout instead of failing when a read would have to upgrade to a write.
+        connection.exec_driver_sql(begin)
 
 
 async def act_for(session: AsyncSession, user_id: str) -> None:
@@ -168,17 +169,10 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
+        self.reading_engine = create_engine(url, echo=echo, reading=True)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Reads run outside an explicit transaction on PostgreSQL (each statement sees
-        # committed data, with no BEGIN and COMMIT round trips) and in a deferred one on SQLite.
-        reading: dict[str, Any] = {READ_ONLY: True}
-        if self.engine.dialect.name == "postgresql":
-            reading["isolation_level"] = "AUTOCOMMIT"
         self._readers = async_sessionmaker(
-            self.engine.execution_options(**reading),
-            expire_on_commit=False,
-            sync_session_class=ReadSession,
-            info={READ_ONLY: True},
+            self.reading_engine, expire_on_commit=False, sync_session_class=ReadSession
         )
 
     @property
@@ -203,6 +197,7 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        await self.reading_engine.dispose()
 
 
 @dataclass(frozen=True)

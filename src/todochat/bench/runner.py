@@ -101,11 +101,13 @@ async def _time(contenders: list[Contender], iterations: int) -> dict[str, dict[
         for contender in runners:
             for _ in range(WARMUP):
                 await contender.operations[operation]()
-        for _ in range(iterations):
+        for iteration in range(iterations):
             # Interleaved, so that whatever else the machine does falls on every contender alike;
             # the collector waits until the call ends, so one contender's garbage is not
             # collected in another's time.
-            for contender in runners:
+            # Each round starts with the next contender, so none always follows the same one.
+            start = iteration % len(runners)
+            for contender in runners[start:] + runners[:start]:
                 taken = samples[contender.name]
                 if len(taken) >= MIN_SAMPLES and sum(taken) > BUDGET_SECONDS:
                     continue
