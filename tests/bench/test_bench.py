@@ -41,6 +41,7 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert set(first["results"]["todochat"]) == OPERATIONS
     floor = next(name for name in first["results"] if name.startswith("floor"))
     assert set(first["results"][floor]) == OPERATIONS
+    assert set(first["results"]["HTTP API (in process)"]) == OPERATIONS - {"turn"}
     assert set(first["results"]["Agents SDK SQLAlchemySession"]) == {"history", "turn"}
     assert set(first["results"]["LangChain SQLChatMessageHistory"]) == {"history", "turn"}
     assert first["results"]["todochat"]["history"]["samples"] == 20

@@ -11,6 +11,7 @@ from rich.progress import Progress
 from sqlalchemy import text
 
 from todochat.bench.anchors import AgentsSession, LangChainHistory, seed_anchors
+from todochat.bench.api import HttpApi
 from todochat.bench.contenders import Contender, Ours, PostgresFloor, SqliteFloor
 from todochat.bench.dataset import TARGET_USER, Shape
 from todochat.bench.seed import prepare, seed_background, seed_target
@@ -70,6 +71,7 @@ class Lineup:
 
     ours: Ours
     floor: Contender
+    api: HttpApi
     agents: AgentsSession
     langchain: LangChainHistory
 
@@ -79,12 +81,14 @@ class Lineup:
         floor: Contender = (
             SqliteFloor(url, shape) if sqlite_path(url) else await PostgresFloor.connect(url, shape)
         )
-        return cls(Ours(url, shape), floor, AgentsSession(url), LangChainHistory(url))
+        api = HttpApi(url, shape)
+        await api.start()
+        return cls(Ours(url, shape), floor, api, AgentsSession(url), LangChainHistory(url))
 
     @property
     def all(self) -> list[Contender]:
         """In the order they are reported."""
-        return [self.ours, self.floor, self.agents, self.langchain]
+        return [self.ours, self.floor, self.api, self.agents, self.langchain]
 
     async def close(self) -> None:
         """Close every contender's connections."""
@@ -128,6 +132,7 @@ async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]
         # Each anchor runs apart, so that its heavy calls do not slow the others' next ones.
         groups: list[list[Contender]] = [
             [lineup.ours, lineup.floor],
+            [lineup.api],
             [lineup.agents],
             [lineup.langchain],
         ]
