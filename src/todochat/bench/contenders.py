@@ -8,7 +8,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -118,6 +118,15 @@ INSERT_TASK = (
 )
 
 
+class Write(NamedTuple):
+    """A write as the floor does it: take the next number, then insert under it."""
+
+    take: Any
+    take_parameters: Callable[[datetime], tuple[Any, ...]]
+    insert: Any
+    insert_parameters: Callable[[datetime, int], tuple[Any, ...]]
+
+
 class Floor(Contender, ABC):
     """The bare driver running the same SQL: reads as one statement, writes in one transaction."""
 
@@ -132,6 +141,10 @@ class Floor(Contender, ABC):
         def sql(template: str) -> Any:
             return template.format(p=self.placeholder, false=self.false)
 
+        def task(now: datetime, number: int) -> tuple[Any, ...]:
+            at = self.timestamp(now)
+            return (user, number, "Renew", at, at)
+
         def messages(now: datetime, last: int) -> tuple[Any, ...]:
             at = self.timestamp(now)
             return (user, WRITTEN, last - 1, QUESTION, at, user, WRITTEN, last, ANSWER, at)
@@ -141,23 +154,16 @@ class Floor(Contender, ABC):
             "older": lambda: self.read(sql(OLDER), (user, MEASURED, older, PAGE)),
             "conversations": lambda: self.read(sql(CONVERSATIONS), (user, CONVERSATIONS_PAGE + 1)),
             "turn": lambda: self.write(
-                sql(NEXT_SEQ),
-                lambda now: (self.timestamp(now), user, WRITTEN),
-                sql(INSERT_MESSAGES),
-                messages,
+                Write(
+                    sql(NEXT_SEQ),
+                    lambda now: (self.timestamp(now), user, WRITTEN),
+                    sql(INSERT_MESSAGES),
+                    messages,
+                )
             ),
             "tasks": lambda: self.read(sql(TASKS), (user, PAGE)),
             "create_task": lambda: self.write(
-                sql(NEXT_TASK),
-                lambda now: (user,),
-                sql(INSERT_TASK),
-                lambda now, n: (
-                    user,
-                    n,
-                    "Renew passport",
-                    self.timestamp(now),
-                    self.timestamp(now),
-                ),
+                Write(sql(NEXT_TASK), lambda now: (user,), sql(INSERT_TASK), task)
             ),
         }
 
@@ -170,14 +176,8 @@ class Floor(Contender, ABC):
         """Run one query; its rows."""
 
     @abstractmethod
-    async def write(
-        self,
-        take: Any,
-        take_parameters: Callable[[datetime], tuple[Any, ...]],
-        insert: Any,
-        insert_parameters: Callable[[datetime, int], tuple[Any, ...]],
-    ) -> object:
-        """In one transaction: take the next number with `take`, then `insert` under it."""
+    async def write(self, step: Write) -> object:
+        """In one transaction: take the next number, then insert under it."""
 
 
 class PostgresFloor(Floor):
@@ -201,19 +201,13 @@ class PostgresFloor(Floor):
         cursor = await self.connection.execute(sql, parameters)
         return await cursor.fetchall()
 
-    async def write(
-        self,
-        take: Any,
-        take_parameters: Callable[[datetime], tuple[Any, ...]],
-        insert: Any,
-        insert_parameters: Callable[[datetime, int], tuple[Any, ...]],
-    ) -> object:
+    async def write(self, step: Write) -> object:
         now = datetime.now(UTC)
         async with self.connection.transaction():
-            cursor = await self.connection.execute(take, take_parameters(now))
+            cursor = await self.connection.execute(step.take, step.take_parameters(now))
             row = await cursor.fetchone()
             assert row is not None
-            await self.connection.execute(insert, insert_parameters(now, row[0]))
+            await self.connection.execute(step.insert, step.insert_parameters(now, row[0]))
         return row
 
     async def close(self) -> None:
@@ -239,19 +233,13 @@ class SqliteFloor(Floor):
     async def read(self, sql: Any, parameters: tuple[Any, ...]) -> object:
         return self.connection.execute(sql, parameters).fetchall()
 
-    async def write(
-        self,
-        take: Any,
-        take_parameters: Callable[[datetime], tuple[Any, ...]],
-        insert: Any,
-        insert_parameters: Callable[[datetime, int], tuple[Any, ...]],
-    ) -> object:
+    async def write(self, step: Write) -> object:
         now = datetime.now(UTC)
         self.connection.execute("BEGIN IMMEDIATE")
         try:
-            row = self.connection.execute(take, take_parameters(now)).fetchone()
+            row = self.connection.execute(step.take, step.take_parameters(now)).fetchone()
             assert row is not None
-            self.connection.execute(insert, insert_parameters(now, row[0]))
+            self.connection.execute(step.insert, step.insert_parameters(now, row[0]))
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise
