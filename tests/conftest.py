@@ -110,7 +110,7 @@ async def session(database: Database) -> AsyncIterator[AsyncSession]:
 async def new_user(session: AsyncSession, prefix: str = "user") -> str:
     """A new user, which the session now acts for; its id."""
     user_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    await act_for(session, user_id)
+    act_for(session, user_id)
     await UserStore(session, user_id).ensure()
     return user_id
 

@@ -69,7 +69,7 @@ async def test_another_users_number_finds_nothing_and_changes_nothing(
     with pytest.raises(NotFound):
         await operation(session, mallory)
 
-    await act_for(session, alice)
+    act_for(session, alice)
     assert await snapshot(session, alice) == before
     assert await snapshot(session, mallory) == []
 

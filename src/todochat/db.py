@@ -1,11 +1,12 @@
 """Engines and transactions on SQLite (embedded default) and PostgreSQL (production, Neon)."""
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import URL, Dialect, Select, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -23,6 +24,7 @@ from todochat.errors import Invalid
 
 ACTING_USER = "todochat.user_id"
 IDLE_SINCE = "todochat_idle_since"
+READER = "todochat_reader"
 PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
@@ -133,7 +135,7 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
-async def act_for(session: AsyncSession, user_id: str) -> None:
+def act_for(session: AsyncSession, user_id: str) -> None:
     """Record in the session which user its work is for; stores refuse any other user."""
     if not user_id or len(user_id) > 255 or "\x00" in user_id:
         raise Invalid.field("user_id", "must be 1-255 characters without NUL")
@@ -174,6 +176,10 @@ class Database:
         self._readers = async_sessionmaker(
             self.reading_engine, expire_on_commit=False, sync_session_class=ReadSession
         )
+        path = sqlite_path(url)
+        self._reader: Reader = (
+            SqliteReader(path) if path is not None else PoolReader(self.reading_engine)
+        )
 
     @property
     def backend(self) -> str:
@@ -184,20 +190,27 @@ class Database:
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
         async with self._sessions() as session, session.begin():
-            await act_for(session, user_id)
+            act_for(session, user_id)
             yield session
 
     @asynccontextmanager
     async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session for reading what `user_id` owns; it refuses to write."""
-        async with self._readers() as session:
-            await act_for(session, user_id)
+        session = self._readers()
+        try:
+            act_for(session, user_id)
+            session.info[READER] = self._reader
             yield session
+        finally:
+            # Closed directly: nothing is written, so the shielded close task that
+            # `async with` would create (a few event loop turns per read) is not needed.
+            await session.close()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
         await self.reading_engine.dispose()
+        await self._reader.close()
 
 
 @dataclass(frozen=True)
@@ -208,9 +221,29 @@ class _Compiled:
     binds: Mapping[str, Callable[[Any], Any]]
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that need converting
 
+    def arguments(self, parameters: Mapping[str, Any]) -> Any:
+        """The parameters as the driver takes them, converted as SQLAlchemy would."""
+        values = {**self.defaults, **parameters}
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        return values if self.positions is None else [values[name] for name in self.positions]
+
+    def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """The rows with their columns converted as SQLAlchemy would."""
+        if not self.results:
+            return list(rows)
+        converted: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                if values[index] is not None:  # every processor maps None to None
+                    values[index] = process(values[index])
+            converted.append(values)
+        return converted
+
 
 class Query:
-    """A read statement compiled once per dialect and run on the driver connection itself.
+    """A read statement compiled once per dialect and run on the driver itself.
 
     On the hot read paths SQLAlchemy's execution machinery costs more than the query does
     (`todochat bench run` measures it); these statements skip it while keeping its SQL and
@@ -249,25 +282,75 @@ class Query:
 
     async def rows(self, session: AsyncSession, **parameters: Any) -> list[Sequence[Any]]:
         """The rows the statement selects with `parameters`, converted as SQLAlchemy would."""
+        compiled = self._compile(session.get_bind().dialect)
+        arguments = compiled.arguments(parameters)
+        reader: Reader | None = session.info.get(READER)
+        if reader is not None:
+            return compiled.convert(await reader.fetch(compiled.sql, arguments))
         connection = await session.connection()
-        compiled = self._compile(connection.dialect)
-        values = {**compiled.defaults, **parameters}
-        for name, process in compiled.binds.items():
-            values[name] = process(values[name])
-        arguments: Any = (
-            values if compiled.positions is None else [values[n] for n in compiled.positions]
-        )
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
         cursor = await driver.execute(compiled.sql, arguments)
-        rows: list[Sequence[Any]] = list(await cursor.fetchall())
-        if compiled.results:
-            for number, row in enumerate(rows):
-                converted = list(row)
-                for index, process in compiled.results:
-                    converted[index] = process(converted[index])
-                rows[number] = converted
-        return rows
+        return compiled.convert(await cursor.fetchall())
+
+
+class Reader(Protocol):
+    """Runs a read session's hot queries without a Session or Connection around them."""
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the reader holds."""
+        ...
+
+
+class PoolReader:
+    """Reads on PostgreSQL on a connection taken straight from the read pool."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        connection = await self._engine.raw_connection()
+        try:
+            cursor = await connection.driver_connection.execute(sql, arguments)  # type: ignore[union-attr]
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+            return rows
+        finally:
+            connection.close()  # back to the pool; the read pool resets nothing on return
+
+    async def close(self) -> None:
+        """Nothing to release: the engine owns the pool."""
+
+
+class SqliteReader:
+    """Reads from an SQLite file through sqlite3, in the event loop's own thread.
+
+    A query on a local file takes microseconds; handing it to aiosqlite's worker thread and
+    back costs many times that. Read sessions only: it sees committed data (WAL), and it
+    cannot write (`query_only`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        if self._connection is None:
+            self._connection = sqlite3.connect(self._path, isolation_level=None)
+            self._connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            self._connection.execute("PRAGMA query_only = ON")
+        return self._connection.execute(sql, arguments).fetchall()
+
+    async def close(self) -> None:
+        """Close the connection, if one was opened."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class Store:

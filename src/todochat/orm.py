@@ -1,5 +1,6 @@
 """The declarative base and the column types every table shares."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -39,12 +40,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime: timestamps must be timezone-aware")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite keeps no offset; what it holds is UTC
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None]:
+        """Aware UTC datetimes from what the driver returns, in one step per value."""
+        if dialect.name == "sqlite":  # the text SQLAlchemy stored, which is UTC
+            return _parse_utc
+        return _as_utc
+
+
+def _parse_utc(value: str | None) -> datetime | None:
+    # SQLite holds UTC text without an offset; appending one lets the C parser attach UTC.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")
