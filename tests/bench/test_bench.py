@@ -48,6 +48,7 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert report["runs"][1]["messages"] > first["messages"]
     assert (tmp_path / "bench-results" / f"{backend}.png").stat().st_size > 10_000
     assert "ours / floor" in result.stdout
+    assert "| history |" in (tmp_path / "bench-results" / f"{backend}.md").read_text()
 
 
 @pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)

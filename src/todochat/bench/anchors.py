@@ -11,7 +11,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from todochat.bench.contenders import ANSWER, PAGE, QUESTION, Contender
-from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, messages
+from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, background_user, messages
 from todochat.bench.seed import sink
 from todochat.db import async_url
 
@@ -96,7 +96,7 @@ def _sessions(shape: Shape, first: int, last: int, target: bool) -> Iterator[tup
         yield READ_SESSION, shape.deep_messages
     for user in range(first, last):
         for conversation in range(1, shape.user_conversations + 1):
-            yield f"bench-{user:07d}-{conversation}", shape.user_messages
+            yield f"{background_user(user)}-{conversation}", shape.user_messages
 
 
 def seed_anchors(

@@ -69,4 +69,5 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(measurements, backend, out / f"{backend}.json")
     report.plot(measurements, backend, out / f"{backend}.png")
-    console.print(f"Wrote {out / backend}.json and {out / backend}.png")
+    (out / f"{backend}.md").write_text(report.markdown(measurements, backend))
+    console.print(f"Wrote {out / backend}.json, .md and .png")

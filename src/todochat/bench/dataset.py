@@ -71,6 +71,11 @@ TINY = Shape(
 )
 
 
+def background_user(number: int) -> str:
+    """The id of background user `number`."""
+    return f"bench-{number:07d}"
+
+
 class Texts:
     """Deterministic text of realistic lengths, drawn from pools so generation stays cheap."""
 

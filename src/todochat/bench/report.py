@@ -81,6 +81,40 @@ def _cell(m: Measurement, contender: str, operation: str) -> str:
     return f"{stats.median:.3f}" if stats else "-"
 
 
+def markdown(measurements: list[Measurement], backend: str) -> str:
+    """The tables as Markdown, for the README."""
+    lines: list[str] = []
+    for m in measurements:
+        names = list(m.results)
+        floor, others = names[1], names[2:]
+        lines += [
+            f"**{backend}, {m.factor}x data** ({m.messages:,} messages, {m.tasks:,} tasks),"
+            " median ms:",
+            "",
+            "| operation | todochat (p95) | "
+            + floor
+            + " | ours / floor | "
+            + " | ".join(f"{o} | {o.split()[0]} / ours" for o in others)
+            + " |",
+            "|---" * (4 + 2 * len(others)) + "|",
+        ]
+        for operation, stats in m.results[OURS].items():
+            cells = [
+                operation,
+                f"{stats.median:.3f} ({stats.p95:.3f})",
+                _cell(m, floor, operation),
+                _ratio(stats.median, _median(m, floor, operation)),
+            ]
+            for other in others:
+                cells += [
+                    _cell(m, other, operation),
+                    _ratio(_median(m, other, operation), stats.median),
+                ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_json(measurements: list[Measurement], backend: str, path: Path) -> None:
     """Every number, for later comparison."""
     path.write_text(

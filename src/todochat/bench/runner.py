@@ -13,7 +13,7 @@ from sqlalchemy import text
 from todochat.bench.anchors import AgentsSession, LangChainHistory, seed_anchors
 from todochat.bench.api import HttpApi
 from todochat.bench.contenders import Contender, Ours, PostgresFloor, SqliteFloor
-from todochat.bench.dataset import TARGET_USER, Shape
+from todochat.bench.dataset import TARGET_USER, Shape, background_user
 from todochat.bench.seed import prepare, seed_background, seed_target
 from todochat.conversations.store import MessageStore
 from todochat.db import Database, sqlite_path
@@ -147,8 +147,12 @@ async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]
 _ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task"]
 
 
-async def _history_peak(ours: Ours, anchor: LangChainHistory) -> dict[str, int]:
-    """Peak Python memory while reading the latest 50 messages, short and long conversation."""
+async def _history_peak(ours: Ours, anchor: LangChainHistory, shape: Shape) -> dict[str, int]:
+    """Peak Python memory reading the latest 50 messages of a short and of a long conversation.
+
+    Both reads return the same number of messages: flat memory means the length of the
+    conversation costs nothing.
+    """
 
     async def peak(read: Any) -> int:
         tracemalloc.start()
@@ -158,14 +162,20 @@ async def _history_peak(ours: Ours, anchor: LangChainHistory) -> dict[str, int]:
         finally:
             tracemalloc.stop()
 
-    async def ours_of(conversation: int) -> object:
-        async with ours.database.transaction(TARGET_USER) as session:
-            return await MessageStore(session, TARGET_USER).latest(conversation)
+    async def ours_of(user_id: str) -> object:
+        async with ours.database.read(user_id) as session:
+            return await MessageStore(session, user_id).latest(1)
 
     return {
-        "todochat, 10-message conversation": await peak(lambda: ours_of(3)),
-        "todochat, 1,000-message conversation": await peak(lambda: ours_of(1)),
-        f"{anchor.name}, 1,000-message conversation": await peak(anchor.operations["history"]),
+        f"todochat, {shape.user_messages:,}-message conversation": await peak(
+            lambda: ours_of(background_user(0))
+        ),
+        f"todochat, {shape.deep_messages:,}-message conversation": await peak(
+            lambda: ours_of(TARGET_USER)
+        ),
+        f"{anchor.name}, {shape.deep_messages:,}-message conversation": await peak(
+            anchor.operations["history"]
+        ),
     }
 
 
@@ -194,7 +204,9 @@ async def run(
             bar = progress.add_task(f"measuring at {factor}x", total=None)
             measurement = Measurement(factor, shape.messages_at(factor), shape.tasks_at(factor))
             measurement.results = await _time(lineup, iterations)
-            measurement.history_peak_bytes = await _history_peak(lineup.ours, lineup.langchain)
+            measurement.history_peak_bytes = await _history_peak(
+                lineup.ours, lineup.langchain, shape
+            )
             progress.remove_task(bar)
         finally:
             await lineup.close()

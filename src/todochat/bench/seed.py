@@ -13,7 +13,7 @@ from rich.progress import Progress
 from sqlalchemy import text
 
 from todochat import migrate
-from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, messages
+from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, background_user, messages
 from todochat.db import Database, driver_url, sqlite_path
 
 COLUMNS = {
@@ -143,7 +143,7 @@ def seed_target(url: str, shape: Shape, progress: Progress) -> None:
 
 def seed_background(url: str, shape: Shape, first: int, last: int, progress: Progress) -> None:
     """Load background users numbered `first` up to, not including, `last`."""
-    users = [(f"bench-{n:07d}", shape.user_tasks, shape.user_lengths) for n in range(first, last)]
+    users = [(background_user(n), shape.user_tasks, shape.user_lengths) for n in range(first, last)]
     with sink(url, progress) as out:
         _load(out, Texts(), users)
 
