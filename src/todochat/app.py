@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.routing import Route
 
 from todochat import migrate, problems
-from todochat.chat.agent import configured_assistant
+from todochat.chat.configured import configured_assistant
 from todochat.chat.routes import router as chat_router
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router

@@ -8,7 +8,8 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message, function
 
 from tests.conftest import ApiUser, say, settings
 from todochat.app import create_app
-from todochat.chat.agent import AgentsAssistant, configured_assistant
+from todochat.chat.agent import AgentsAssistant
+from todochat.chat.configured import configured_assistant
 from todochat.chat.offline import OfflineAssistant
 from todochat.db import Database
 from todochat.tasks.store import TaskStore

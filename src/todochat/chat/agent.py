@@ -9,8 +9,7 @@ from agents.items import TResponseInputItem
 from agents.tool_context import ToolContext
 from openai import AsyncOpenAI
 
-from todochat.chat.assistant import Assistant, AssistantUnavailable, Said
-from todochat.chat.offline import OfflineAssistant
+from todochat.chat.assistant import AssistantUnavailable, Said
 from todochat.chat.tools import TOOLS, TaskTools, Tool, ToolError
 from todochat.config import Settings
 from todochat.conversations.models import Role
@@ -90,16 +89,14 @@ class AgentsAssistant:
         return str(result.final_output)
 
 
-def configured_assistant(settings: Settings) -> Assistant:
-    """The Agents SDK assistant when a model is configured, the offline assistant otherwise."""
-    if settings.openai_model is None:
-        return OfflineAssistant()
+def agents_assistant(settings: Settings) -> AgentsAssistant:
+    """The Agents SDK assistant on the model and endpoint the settings name."""
+    assert settings.openai_model is not None
     client = AsyncOpenAI(
         base_url=settings.openai_base_url,
         # A local OpenAI-compatible server may need no key; the client insists on one.
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
     )
     model = OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
-    return AgentsAssistant(
-        model, endpoint=f"the model {settings.openai_model} at {client.base_url}"
-    )
+    endpoint = f"the model {settings.openai_model} at {client.base_url}"
+    return AgentsAssistant(model, endpoint=endpoint)

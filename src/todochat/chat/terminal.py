@@ -4,7 +4,7 @@ import asyncio
 
 from rich.console import Console
 
-from todochat.chat.agent import configured_assistant
+from todochat.chat.configured import configured_assistant
 from todochat.chat.routes import ChatRequest
 from todochat.chat.turn import TurnFailed, chat_turn
 from todochat.config import Settings
