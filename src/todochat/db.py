@@ -1,5 +1,6 @@
 """Engines and transactions on SQLite (embedded default) and PostgreSQL (production, Neon)."""
 
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -75,7 +76,7 @@ def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> Asy
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, echo=echo)
+        engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
         _configure_sqlite(engine, begin="BEGIN" if reading else "BEGIN IMMEDIATE")
         return engine
     engine = create_async_engine(
@@ -90,6 +91,11 @@ def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> Asy
     )
     _ping_after_idle(engine)
     return engine
+
+
+def _json_loads(text: str) -> Any:
+    # SQLite hands JSON back as text. Most task tags are an empty list: skip the parser for it.
+    return [] if text == "[]" else json.loads(text)
 
 
 def _ping_after_idle(engine: AsyncEngine) -> None:
@@ -202,9 +208,11 @@ class Database:
             session.info[READER] = self._reader
             yield session
         finally:
-            # Closed directly: nothing is written, so the shielded close task that
-            # `async with` would create (a few event loop turns per read) is not needed.
-            await session.close()
+            # Only a session that took a connection has anything to give back; most reads
+            # ran on the reader. Closed directly: nothing was written, so the shielded close
+            # task that `async with` would create (a few event loop turns) is not needed.
+            if session.in_transaction():
+                await session.close()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
