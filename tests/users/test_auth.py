@@ -154,6 +154,15 @@ class _JwksHandler(BaseHTTPRequestHandler):
         """Keep the test output quiet."""
 
 
+def signing_with_published_key(
+    jwks: JwksServer, user: ApiUser, algorithm: str
+) -> tuple[SigningKey, ApiUser]:
+    """A new key the JWKS publishes (alone), and `user` signing requests with it."""
+    key = new_key(algorithm)
+    jwks.publish(key)
+    return key, ApiUser(user.id, authorization(key.sign(claims(user.id))))
+
+
 @pytest.fixture
 def jwks() -> Iterator[JwksServer]:
     """A JWKS endpoint on a local port, serving no keys until told to."""
@@ -564,9 +573,7 @@ async def test_a_better_auth_jwt_plugin_token_is_accepted_with_issuer_and_audien
 async def test_an_hs256_token_keyed_with_the_published_rsa_public_key_is_refused(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    key = new_key("RS256")
-    jwks.publish(key)
-    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    key, good = signing_with_published_key(jwks, alice, "RS256")
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
     confused = by_hand(header, claims(alice.id), hmac_key=key.public_pem())
     await assert_refused_write(jwks_client, good, authorization(confused), "HS256")
@@ -575,9 +582,7 @@ async def test_an_hs256_token_keyed_with_the_published_rsa_public_key_is_refused
 async def test_an_hs256_token_signed_with_the_default_secret_is_refused_when_only_jwks_is_set(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    key = new_key("EdDSA")
-    jwks.publish(key)
-    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    _, good = signing_with_published_key(jwks, alice, "EdDSA")
     await assert_refused_write(jwks_client, good, alice.headers, "HS256")
 
 
@@ -595,9 +600,7 @@ async def test_a_token_whose_alg_disagrees_with_its_published_key_is_refused(
 async def test_a_token_signed_by_an_unpublished_key_under_a_published_kid_is_refused(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    key = new_key("EdDSA")
-    jwks.publish(key)
-    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    key, good = signing_with_published_key(jwks, alice, "EdDSA")
     impostor = new_key("EdDSA", kid=key.kid)
     forged = impostor.sign(claims(alice.id))
     await assert_refused_write(jwks_client, good, authorization(forged), "signature")
@@ -606,9 +609,7 @@ async def test_a_token_signed_by_an_unpublished_key_under_a_published_kid_is_ref
 async def test_a_token_with_a_kid_the_jwks_never_had_is_refused(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    key = new_key("EdDSA")
-    jwks.publish(key)
-    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    _, good = signing_with_published_key(jwks, alice, "EdDSA")
     stranger = new_key("EdDSA")
     await assert_refused_write(
         jwks_client, good, authorization(stranger.sign(claims(alice.id))), stranger.kid
@@ -618,9 +619,7 @@ async def test_a_token_with_a_kid_the_jwks_never_had_is_refused(
 async def test_a_token_without_a_kid_is_refused(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    key = new_key("EdDSA")
-    jwks.publish(key)
-    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    key, good = signing_with_published_key(jwks, alice, "EdDSA")
     anonymous = jwt.encode(claims(alice.id), key.private, algorithm="EdDSA")
     await assert_refused_write(jwks_client, good, authorization(anonymous))
 
