@@ -1,8 +1,9 @@
 """Fixtures: one migrated database per backend per run, one rolled-back transaction per test."""
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -194,3 +195,12 @@ async def say(
         json={"conversation_id": conversation_id, "message": message},
         headers=user.headers,
     )
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait for `condition()` to hold, polling."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")

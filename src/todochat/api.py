@@ -11,8 +11,7 @@ from todochat.db import Database
 from todochat.problems import Forbidden
 from todochat.users.auth import Authenticator, Identity, Unauthenticated
 from todochat.users.store import KnownUsers
-
-MAX_NUMBER = 2**31 - 1
+from todochat.validation import MAX_NUMBER
 
 UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The user's id")]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]

@@ -11,8 +11,10 @@ from sqlalchemy import text
 from starlette.routing import Route
 
 from todochat import migrate, problems
+from todochat.chat.assistant import Assistant
 from todochat.chat.configured import configured_assistant
 from todochat.chat.routes import router as chat_router
+from todochat.chat.turn import Chat
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
@@ -33,8 +35,11 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The todochat API for the given settings (the environment's by default)."""
+def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
+    """The todochat API for the given settings (the environment's by default).
+
+    The assistant is the one the settings configure, unless one is given.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -42,11 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(settings.database_url, echo=settings.debug)
         app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
-        app.state.assistant = configured_assistant(settings)
+        app.state.chat = Chat(
+            app.state.database,
+            assistant or configured_assistant(settings),
+            app.state.known_users,
+            deadline=settings.chat_turn_timeout,
+        )
         try:
             async with mcp.running():
                 yield
         finally:
+            await app.state.chat.close()
             await app.state.database.dispose()
 
     app = FastAPI(
@@ -57,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     mcp = McpOverHttp(
-        build_server(lambda: app.state.database, request_identity),
+        build_server(lambda: app.state.known_users, request_identity),
         lambda: app.state.authenticator,
     )
     app.router.routes.append(

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///todochat.db"
@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     openai_model: str | None = None
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
+    # A model call that takes longer fails; failed calls are retried this often.
+    openai_timeout: Annotated[float, Field(gt=0)] = 60
+    openai_max_retries: Annotated[int, Field(ge=0)] = 2
+    # A whole chat turn (every model call and tool call in it) ends with a 502 after this long.
+    chat_turn_timeout: Annotated[float, Field(gt=0)] = 120
 
     @field_validator("better_auth_secret")
     @classmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import URL, Dialect, Select, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -369,3 +370,9 @@ class Store:
             raise ValueError(f"the session does not act for user {user_id!r}; open it with act_for")
         self.session = session
         self.user_id = user_id
+
+    def insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT into `table` in the session's dialect, which can say ON CONFLICT."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)

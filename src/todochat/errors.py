@@ -38,3 +38,21 @@ class Invalid(TodochatError):
     def field(cls, field: str, rule: str) -> "Invalid":
         """The error for a single field."""
         return cls(FieldError(field, rule))
+
+
+class TurnInProgress(TodochatError):
+    """The conversation's assistant is still answering an earlier message."""
+
+    def __init__(self, conversation_id: int | None = None) -> None:
+        self.conversation_id = conversation_id
+        where = f" in conversation {conversation_id}" if conversation_id else ""
+        super().__init__(f"the assistant is still answering{where}; try again when it is done")
+
+
+class TurnFailed(TodochatError):
+    """The assistant could not answer; the message was kept and the conversation says so."""
+
+    def __init__(self, conversation_id: int, reason: str) -> None:
+        self.conversation_id = conversation_id
+        self.reason = reason
+        super().__init__(f"the assistant could not answer: {reason}")

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -11,8 +12,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from todochat.chat.turn import TurnFailed
-from todochat.errors import FieldError, Invalid, NotFound
+from todochat.errors import (
+    FieldError,
+    Invalid,
+    NotFound,
+    TodochatError,
+    TurnFailed,
+    TurnInProgress,
+)
 from todochat.users.auth import AuthUnavailable, Unauthenticated
 
 log = logging.getLogger("todochat.http")
@@ -37,30 +44,38 @@ class Forbidden(Exception):
     """A valid token for another user than the one in the path."""
 
 
-def problem(
+@dataclass(frozen=True)
+class Problem:
+    """An error as HTTP answers it: status, body and headers."""
+
+    status: int
+    body: ErrorBody
+    headers: Mapping[str, str] | None = None
+
+    def response(self) -> JSONResponse:
+        """The error response."""
+        return JSONResponse(self.body.model_dump(), status_code=self.status, headers=self.headers)
+
+
+def _problem(
     status: int,
     error: str,
     detail: str,
     fields: tuple[FieldError, ...] = (),
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """An error response in the one shape."""
-    body = ErrorBody(
-        error=error,
-        detail=detail,
-        fields=[ErrorField(field=f.field, rule=f.rule) for f in fields],
-    )
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+) -> Problem:
+    fields_ = [ErrorField(field=f.field, rule=f.rule) for f in fields]
+    return Problem(status, ErrorBody(error=error, detail=detail, fields=fields_), headers)
 
 
-def auth_problem(error: Unauthenticated | AuthUnavailable) -> JSONResponse:
+def auth_problem(error: Unauthenticated | AuthUnavailable) -> Problem:
     """The answer to a request whose token is missing, bad, or cannot be checked now."""
     if isinstance(error, AuthUnavailable):
-        return problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
+        return _problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
     if not error.token_given:  # RFC 6750: no error code when no credentials were sent
         detail = f"missing bearer token: {error}"
-        return problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
-    return problem(
+        return _problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+    return _problem(
         401,
         "unauthenticated",
         f"invalid bearer token: {error}",
@@ -85,28 +100,43 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def problem_of(error: Exception) -> Problem:
+    """How HTTP answers `error`; anything unforeseen is a 500 that tells nothing of it."""
+    match error:
+        case Unauthenticated() | AuthUnavailable():
+            return auth_problem(error)
+        case Forbidden():
+            return _problem(403, "forbidden", str(error))
+        case NotFound():
+            return _problem(404, "not_found", str(error))
+        case Invalid():
+            return _problem(422, "invalid", str(error), error.errors)
+        case TurnInProgress():
+            return _problem(409, "turn_in_progress", str(error), headers={"Retry-After": "2"})
+        case TurnFailed():
+            return _problem(502, "assistant_unavailable", str(error))
+    return _problem(500, "internal", "the server failed; the request id names it in the logs")
+
+
+def problem(
+    status: int,
+    error: str,
+    detail: str,
+    fields: tuple[FieldError, ...] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error response in the one shape."""
+    return _problem(status, error, detail, fields, headers).response()
+
+
 def install(app: FastAPI) -> None:
     """Map every error a request can meet to the one shape."""
 
-    @app.exception_handler(Unauthenticated)
-    async def _unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
-        return auth_problem(error)
+    async def _known(_: Request, error: Exception) -> JSONResponse:
+        return problem_of(error).response()
 
-    @app.exception_handler(AuthUnavailable)
-    async def _auth_unavailable(_: Request, error: AuthUnavailable) -> JSONResponse:
-        return auth_problem(error)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
-        return problem(403, "forbidden", str(error))
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, error: NotFound) -> JSONResponse:
-        return problem(404, "not_found", str(error))
-
-    @app.exception_handler(Invalid)
-    async def _invalid(_: Request, error: Invalid) -> JSONResponse:
-        return problem(422, "invalid", str(error), error.errors)
+    for known in (Unauthenticated, AuthUnavailable, Forbidden, TodochatError):
+        app.add_exception_handler(known, _known)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -114,10 +144,6 @@ def install(app: FastAPI) -> None:
             FieldError(_request_field(tuple(item["loc"])), item["msg"]) for item in error.errors()
         )
         return problem(422, "invalid", "; ".join(map(str, fields)), fields)
-
-    @app.exception_handler(TurnFailed)
-    async def _turn_failed(_: Request, error: TurnFailed) -> JSONResponse:
-        return problem(502, "assistant_unavailable", str(error))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
@@ -127,4 +153,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal", "the server failed; the request id names it in the logs")
+        return problem_of(error).response()

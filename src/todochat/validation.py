@@ -8,6 +8,8 @@ from pydantic import AfterValidator, BaseModel, JsonValue, ValidationError
 from todochat.errors import FieldError, Invalid
 
 MAX_JSON_CHARS = 65_536
+# Task, conversation and message numbers are 32-bit integers in the database.
+MAX_NUMBER = 2**31 - 1
 
 
 def _no_nul(text: str) -> str:
@@ -16,8 +18,8 @@ def _no_nul(text: str) -> str:
     return text
 
 
-def _portable_json(value: Any) -> Any:
-    # PostgreSQL's JSONB refuses NaN, infinities and \u0000; refuse them on every backend alike.
+def portable_json(value: Any) -> Any:
+    """`value` if every backend can store it as JSON; PostgreSQL's JSONB refuses NaN and NUL."""
     try:
         encoded = json.dumps(value, allow_nan=False)
     except ValueError:
@@ -30,8 +32,8 @@ def _portable_json(value: Any) -> Any:
 
 
 NoNul = AfterValidator(_no_nul)
-JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_portable_json)]
-JsonList = Annotated[list[dict[str, JsonValue]], AfterValidator(_portable_json)]
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(portable_json)]
+JsonList = Annotated[list[dict[str, JsonValue]], AfterValidator(portable_json)]
 
 Model = TypeVar("Model", bound=BaseModel)
 

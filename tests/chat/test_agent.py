@@ -18,9 +18,8 @@ from todochat.tasks.store import TaskStore
 @asynccontextmanager
 async def serving(database_url: str, model: ScriptedModel) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh application whose assistant runs on `model`."""
-    app = create_app(settings(database_url))
+    app = create_app(settings(database_url), assistant=AgentsAssistant(model))
     async with app.router.lifespan_context(app):
-        app.state.assistant = AgentsAssistant(model)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
@@ -64,10 +63,8 @@ async def test_the_model_adds_a_task_through_the_real_runner(
     tool_output = model.calls[1].input[-1]
     assert isinstance(tool_output, dict)
     assert tool_output["output"] == '{"task_id": 1, "status": "created", "title": "Buy groceries"}'
-    assistant = stored.json()["items"][1]
-    assert assistant["tool_calls"] == [
-        {"tool": "add_task", "arguments": {"title": "Buy groceries"}}
-    ]
+    record = stored.json()["items"][1]
+    assert record["tool_calls"] == [{"tool": "add_task", "arguments": {"title": "Buy groceries"}}]
     assert [t.name for t in model.calls[0].tools] == [
         "add_task",
         "list_tasks",
@@ -100,12 +97,24 @@ async def test_the_model_finds_a_task_by_title_then_deletes_it(
         {"id": 1, "title": "Team meeting", "completed": False}
     ]
     assert await titles(database_url, alice) == []
-    # The second turn's model saw the first turn, loaded from the database.
+    # The second turn's model saw the first turn, its tool call included, loaded from the database.
     history = model.calls[2].input
-    assert [(item["role"], item["content"]) for item in history if isinstance(item, dict)][:3] == [
-        ("user", "Add a task: team meeting"),
-        ("assistant", "Added."),
-        ("user", "Delete the meeting task"),
+    assert isinstance(history, list)
+    assert history == [
+        {"role": "user", "content": "Add a task: team meeting"},
+        {
+            "type": "function_call",
+            "call_id": "call_2",
+            "name": "add_task",
+            "arguments": '{"title": "Team meeting"}',
+        },
+        {
+            "type": "function_call_output",
+            "call_id": "call_2",
+            "output": '{"task_id": 1, "status": "created", "title": "Team meeting"}',
+        },
+        {"role": "assistant", "content": "Added."},
+        {"role": "user", "content": "Delete the meeting task"},
     ]
 
 
@@ -149,7 +158,7 @@ async def test_a_user_id_of_another_user_is_refused_and_changes_nothing(
     assert await titles(database_url, alice) == [(1, "Alice's", False)]
 
 
-async def test_a_model_failure_keeps_the_message_and_rolls_back_the_tools(
+async def test_a_model_failure_after_a_tool_call_keeps_the_change_with_its_record(
     database_url: str, alice: ApiUser
 ) -> None:
     model = ScriptedModel(
@@ -166,12 +175,15 @@ async def test_a_model_failure_keeps_the_message_and_rolls_back_the_tools(
     assert body["error"] == "assistant_unavailable"
     assert "the model failed (ConnectionError)" in body["detail"]
     assert "upstream unreachable" not in body["detail"]
-    assert await titles(database_url, alice) == []
+    # The call committed with its record before the model failed: both stay.
+    assert await titles(database_url, alice) == [(1, "Half done", False)]
     messages = stored.json()["items"]
-    assert [(m["seq"], m["role"]) for m in messages] == [(1, "user"), (2, "assistant")]
+    assert [(m["seq"], m["role"]) for m in messages] == [(1, "user"), (2, "tool"), (3, "assistant")]
     assert messages[0]["content"] == "Add a task to finish this"
-    assert messages[1]["metadata"]["error"] == "assistant_unavailable"
-    assert messages[1]["tool_calls"] is None
+    assert messages[1]["tool_results"] == [
+        {"tool": "add_task", "result": {"task_id": 1, "status": "created", "title": "Half done"}}
+    ]
+    assert messages[2]["metadata"]["error"] == "assistant_unavailable"
 
 
 def test_the_offline_assistant_is_the_default_and_a_model_name_selects_the_agent() -> None:

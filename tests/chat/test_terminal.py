@@ -48,9 +48,12 @@ async def test_the_terminal_chat_keeps_history_between_runs(
         await database.dispose()
     assert [(m.seq, m.role.value) for m in history] == [
         (1, "user"),
-        (2, "assistant"),
-        (3, "user"),
-        (4, "assistant"),
-        (5, "user"),
+        (2, "tool"),
+        (3, "assistant"),
+        (4, "user"),
+        (5, "tool"),
         (6, "assistant"),
+        (7, "user"),
+        (8, "tool"),
+        (9, "assistant"),
     ]

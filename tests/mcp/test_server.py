@@ -21,6 +21,7 @@ from todochat.db import Database
 from todochat.mcp.server import build_server, fixed_identity
 from todochat.users.auth import Identity
 from todochat.users.models import UserProfile
+from todochat.users.store import KnownUsers
 
 TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"]
 
@@ -28,7 +29,8 @@ TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "delete_task", "update_
 @asynccontextmanager
 async def connected(database: Database, user_id: str) -> AsyncIterator[Client]:
     """The SDK's client, in memory, on a server bound to `user_id`."""
-    server = build_server(lambda: database, fixed_identity(Identity(user_id, UserProfile())))
+    users = KnownUsers(database)
+    server = build_server(lambda: users, fixed_identity(Identity(user_id, UserProfile())))
     async with Client(server) as client:
         yield client
 

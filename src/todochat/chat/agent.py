@@ -1,13 +1,15 @@
 """The assistant on the OpenAI Agents SDK, for any OpenAI-compatible model endpoint."""
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from agents import Agent, FunctionTool, Model, OpenAIChatCompletionsModel, RunConfig, Runner
 from agents.items import TResponseInputItem
 from agents.tool_context import ToolContext
 from openai import AsyncOpenAI
+from openai.types.responses import ResponseTextDeltaEvent
 
 from todochat.chat.assistant import AssistantUnavailable, Said
 from todochat.chat.tools import TOOLS, TaskTools, Tool, ToolError
@@ -33,13 +35,11 @@ say so plainly. Only ever act on this user's own tasks.
 
 def _function_tool(tool: Tool) -> FunctionTool:
     async def invoke(context: ToolContext[TaskTools], arguments: str) -> str:
-        try:
-            result = await context.context.call(tool.name, json.loads(arguments or "{}"))
-        except ToolError as error:
-            return f"Error: {error}"
-        except json.JSONDecodeError:
-            return "Error: the arguments were not valid JSON."
-        return json.dumps(result, ensure_ascii=False)
+        tools = context.context
+        # A failed call's output says what went wrong, for the model to tell the person.
+        with contextlib.suppress(ToolError):
+            await tools.call(tool.name, arguments)
+        return tools.calls[-1].output()
 
     return FunctionTool(
         name=tool.name,
@@ -50,43 +50,76 @@ def _function_tool(tool: Tool) -> FunctionTool:
     )
 
 
+def model_input(history: Sequence[Said], message: str) -> list[TResponseInputItem]:
+    """The conversation as the model reads it: words, tool calls with their results, answers."""
+    return [*_items(history), {"role": "user", "content": message}]
+
+
+def _items(history: Sequence[Said]) -> Iterator[TResponseInputItem]:
+    for said in history:
+        if said.call is not None:
+            call_id = f"call_{said.seq}"
+            yield {
+                "type": "function_call",
+                "call_id": call_id,
+                "name": said.call.tool,
+                "arguments": json.dumps(said.call.arguments, ensure_ascii=False),
+            }
+            # The message's text is the output exactly as the model read it (JSONB does not
+            # keep the order of keys).
+            yield {"type": "function_call_output", "call_id": call_id, "output": said.content}
+        elif said.role is Role.USER:
+            yield {"role": "user", "content": said.content}
+        elif said.role is Role.ASSISTANT:
+            yield {"role": "assistant", "content": said.content}
+
+
 class AgentsAssistant:
     """An Agents SDK agent whose only tools are the user's task tools."""
 
-    def __init__(self, model: Model, *, endpoint: str = "the model") -> None:
+    def __init__(self, model: Model, client: AsyncOpenAI | None = None) -> None:
+        self._client = client
         self._agent = Agent[TaskTools](
             name="todochat",
             instructions=INSTRUCTIONS,
             model=model,
             tools=[_function_tool(tool) for tool in TOOLS.values()],
         )
-        self._endpoint = endpoint
 
-    async def respond(self, history: Sequence[Said], message: str, tools: TaskTools) -> str:
-        """Run the agent on the history and message; its tools act through `tools`."""
-        items: list[TResponseInputItem] = [
-            {
-                "role": "assistant" if said.role is Role.ASSISTANT else "user",
-                "content": said.content,
-            }
-            for said in history
-            if said.role in (Role.USER, Role.ASSISTANT) and said.content
-        ]
-        items.append({"role": "user", "content": message})
+    async def respond(
+        self, history: Sequence[Said], message: str, tools: TaskTools
+    ) -> AsyncIterator[str]:
+        """Run the agent on the history and message, streaming the text it writes."""
+        run = Runner.run_streamed(
+            self._agent,
+            model_input(history, message),
+            context=tools,
+            max_turns=MAX_TURNS,
+            run_config=RunConfig(tracing_disabled=True),
+        )
+        wrote = False
         try:
-            result = await Runner.run(
-                self._agent,
-                items,
-                context=tools,
-                max_turns=MAX_TURNS,
-                run_config=RunConfig(tracing_disabled=True),
-            )
+            async for event in run.stream_events():
+                if event.type == "raw_response_event" and isinstance(
+                    event.data, ResponseTextDeltaEvent
+                ):
+                    wrote = True
+                    yield event.data.delta
         except Exception as error:
             log.warning("the model failed", exc_info=True)
-            raise AssistantUnavailable(
-                f"{self._endpoint} failed ({type(error).__name__})"
-            ) from error
-        return str(result.final_output)
+            # The error's text may name the endpoint: only its kind reaches the person.
+            raise AssistantUnavailable(f"the model failed ({type(error).__name__})") from error
+        finally:
+            run.cancel()
+        if not wrote:
+            if not run.final_output:
+                raise AssistantUnavailable("the model's answer was empty")
+            yield str(run.final_output)
+
+    async def close(self) -> None:
+        """Close the model client's connections."""
+        if self._client is not None:
+            await self._client.close()
 
 
 def agents_assistant(settings: Settings) -> AgentsAssistant:
@@ -96,7 +129,8 @@ def agents_assistant(settings: Settings) -> AgentsAssistant:
         base_url=settings.openai_base_url,
         # A local OpenAI-compatible server may need no key; the client insists on one.
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
     )
     model = OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
-    endpoint = f"the model {settings.openai_model} at {client.base_url}"
-    return AgentsAssistant(model, endpoint=endpoint)
+    return AgentsAssistant(model, client)

@@ -1,7 +1,7 @@
 """The built-in assistant: understands plain task commands with no model and no network."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,7 +171,17 @@ _STOPWORDS = {"the", "a", "an", "my", "to", "of", "for", "and", "task", "one", "
 class OfflineAssistant:
     """Understands the task commands people type, and answers in a friendly sentence."""
 
-    async def respond(self, history: Sequence[Said], message: str, tools: TaskTools) -> str:
+    async def respond(
+        self, history: Sequence[Said], message: str, tools: TaskTools
+    ) -> AsyncIterator[str]:
+        """The answer word by word, as a model would stream it."""
+        for piece in re.findall(r"\S+\s*|\s+", await self.answer(history, message, tools)):
+            yield piece
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def answer(self, history: Sequence[Said], message: str, tools: TaskTools) -> str:
         """Act on `message` through the tools; say what was done, or plainly what was not."""
         intent = understand(message)
         if intent is None:

@@ -1,85 +1,81 @@
-"""The chat endpoint: one stateless turn per request."""
+"""The chat endpoint: one stateless turn per request, answered as JSON or streamed as SSE."""
 
-from typing import Annotated, Any
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Depends, Header, Request, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from todochat.api import MAX_NUMBER, CurrentUser, DatabaseDep
-from todochat.chat.assistant import Assistant
-from todochat.chat.turn import chat_turn
-from todochat.problems import ERROR_RESPONSES, ErrorBody
-from todochat.validation import NoNul
-
-MAX_MESSAGE_CHARS = 10_000
+from todochat.api import CurrentUser
+from todochat.chat.models import ChatRequest, ChatResponse
+from todochat.chat.turn import Answered, Chat, Delta, Failed, RunningTurn, ToolRan
+from todochat.problems import ERROR_RESPONSES, ErrorBody, problem_of
 
 router = APIRouter(prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_RESPONSES)
+STREAM = "text/event-stream"
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be blank")
-    return text
+def chat_service(request: Request) -> Chat:
+    """The application's chat turns."""
+    chat: Chat = request.app.state.chat
+    return chat
 
 
-class ChatRequest(BaseModel):
-    """A person's message, in a conversation or starting a new one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conversation_id: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
-    message: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-        NoNul,
-        AfterValidator(_not_blank),
-    ]
-
-
-class ToolCallPublic(BaseModel):
-    """A tool the assistant called, with what it returned (or `{"error": …}`)."""
-
-    tool: str
-    arguments: dict[str, Any]
-    result: Any
-
-
-class ChatResponse(BaseModel):
-    """The assistant's answer and what it did."""
-
-    conversation_id: int
-    response: str
-    tool_calls: list[ToolCallPublic]
+ChatDep = Annotated[Chat, Depends(chat_service)]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Repeat it on a retry to get the first answer instead of a second turn",
+    ),
+]
 
 
 @router.post(
     "",
+    response_model=ChatResponse,
     responses={
-        502: {"model": ErrorBody, "description": "The assistant's model failed; message kept"}
+        200: {
+            "description": "The answer; with `Accept: text/event-stream`, as Server-Sent Events:"
+            " `conversation`, then `delta` and `tool_call`, then `done` (this body) or `error`",
+            "content": {STREAM: {"schema": {"type": "string"}}},
+        },
+        409: {"model": ErrorBody, "description": "The conversation's previous turn is running"},
+        502: {"model": ErrorBody, "description": "The assistant's model failed; message kept"},
     },
 )
 async def chat(
-    request: Request, user: CurrentUser, database: DatabaseDep, body: ChatRequest
-) -> ChatResponse:
+    request: Request,
+    user: CurrentUser,
+    chat: ChatDep,
+    body: ChatRequest,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response | ChatResponse:
     """Send a message to the assistant, which may act on the user's tasks."""
-    assistant: Assistant = request.app.state.assistant
-    turn = await chat_turn(
-        database,
-        assistant,
-        user.user_id,
-        body.message,
-        conversation_id=body.conversation_id,
-        profile=user.profile,
+    turn = await chat.start(
+        user, body.message, conversation_id=body.conversation_id, key=idempotency_key
     )
-    return ChatResponse(
-        conversation_id=turn.conversation_id,
-        response=turn.response,
-        tool_calls=[
-            ToolCallPublic(
-                tool=call.tool,
-                arguments=call.arguments,
-                result=call.result if call.error is None else {"error": call.error},
-            )
-            for call in turn.tool_calls
-        ],
-    )
+    if STREAM in request.headers.get("accept", ""):
+        return EventSourceResponse(_stream(turn), sep="\n", ping=15)
+    return await turn.reply()
+
+
+async def _stream(turn: RunningTurn) -> AsyncIterator[ServerSentEvent]:
+    yield _event("conversation", {"conversation_id": turn.conversation_id})
+    async for event in turn.events():
+        match event:
+            case Delta(text):
+                yield _event("delta", {"text": text})
+            case ToolRan(call):
+                yield _event("tool_call", call.public().model_dump())
+            case Answered(reply):
+                yield _event("done", reply.model_dump())
+            case Failed(error):
+                yield _event("error", problem_of(error).body.model_dump())
+
+
+def _event(name: str, data: object) -> ServerSentEvent:
+    return ServerSentEvent(event=name, data=json.dumps(data, ensure_ascii=False))

@@ -1,11 +1,17 @@
 """The five task tools, defined once for MCP and the agents, acting for one bound user."""
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from todochat.chat.models import ToolCallPublic
+from todochat.conversations.models import MessageCreate, MessageView, Role
+from todochat.conversations.store import MessageStore
+from todochat.db import Database
 from todochat.errors import Invalid, NotFound
 from todochat.tasks.models import (
     Description,
@@ -18,9 +24,9 @@ from todochat.tasks.models import (
     Title,
 )
 from todochat.tasks.store import TaskStore
-from todochat.validation import invalid
+from todochat.validation import MAX_NUMBER, invalid, portable_json
 
-TaskNumber = Annotated[int, Field(ge=1, le=2**31 - 1, description="The task's number")]
+TaskNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER, description="The task's number")]
 UserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
@@ -156,26 +162,92 @@ class ToolCall:
     result: JsonResult | None = None
     error: str | None = None
 
+    @property
+    def outcome(self) -> Any:
+        """The result, or `{"error": …}` for a call that failed."""
+        return {"error": self.error} if self.error is not None else self.result
 
-@dataclass
+    def output(self) -> str:
+        """The outcome as text, as a model and an MCP client read it."""
+        if self.error is not None:
+            return f"Error: {self.error}"
+        return json.dumps(self.result, ensure_ascii=False)
+
+    def public(self) -> ToolCallPublic:
+        """The call as the chat endpoint answers it."""
+        return ToolCallPublic(tool=self.tool, arguments=self.arguments, result=self.outcome)
+
+    def message(self) -> MessageCreate:
+        """The durable record of the call: a `tool` message in its conversation."""
+        ending = {"error": self.error} if self.error is not None else {"result": self.result}
+        return MessageCreate(
+            role=Role.TOOL,
+            content=self.output(),
+            tool_calls=[{"tool": self.tool, "arguments": self.arguments}],
+            tool_results=[{"tool": self.tool, **ending}],
+        )
+
+    @classmethod
+    def recorded(cls, message: MessageView) -> "ToolCall | None":
+        """The call a `tool` message records; None for any other message."""
+        if message.role is not Role.TOOL or not message.tool_calls or not message.tool_results:
+            return None
+        call, ending = message.tool_calls[0], message.tool_results[0]
+        return cls(call["tool"], call["arguments"], ending.get("result"), ending.get("error"))
+
+
 class TaskTools:
-    """The tools bound to one user's task store, remembering every call made through them."""
+    """The tools acting for one user, each call in a transaction of its own.
 
-    tasks: TaskStore
-    calls: list[ToolCall] = field(default_factory=list)
+    In a conversation, a call's record is written in the same transaction as the change it
+    made: a crash at any moment leaves both or neither. Nothing is held between calls.
+    """
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> JsonResult:
-        """Run tool `name`; a failure raises `ToolError` with a sentence for the person."""
-        record = ToolCall(tool=name, arguments=dict(arguments))
-        self.calls.append(record)
+    def __init__(
+        self,
+        database: Database,
+        user_id: str,
+        *,
+        conversation_id: int | None = None,
+        on_call: Callable[[ToolCall], None] | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.calls: list[ToolCall] = []
+        self._database = database
+        self._conversation_id = conversation_id
+        self._on_call = on_call
+
+    async def call(self, name: str, arguments: Mapping[str, Any] | str) -> JsonResult:
+        """Run tool `name` on its arguments (or on the JSON text of them a model wrote).
+
+        A failure raises `ToolError` with a sentence for the person; either way the call is
+        recorded in `calls`.
+        """
+        record = ToolCall(tool=name, arguments={})
         try:
-            record.result = await self._run(name, arguments)
+            record.arguments = _arguments(arguments)
+            tool, args = self._parse(name, record.arguments)
+            async with self._database.transaction(self.user_id) as session:
+                record.result = await self._run(tool, args, TaskStore(session, self.user_id))
+                await self._record(session, record)
         except ToolError as error:
             record.error = str(error)
+            async with self._database.transaction(self.user_id) as session:
+                await self._record(session, record)
             raise
+        finally:
+            self.calls.append(record)
+            if self._on_call is not None:
+                self._on_call(record)
         return record.result
 
-    async def _run(self, name: str, arguments: Mapping[str, Any]) -> JsonResult:
+    async def _record(self, session: AsyncSession, record: ToolCall) -> None:
+        if self._conversation_id is not None:
+            await MessageStore(session, self.user_id).append(
+                self._conversation_id, [record.message()]
+            )
+
+    def _parse(self, name: str, arguments: Mapping[str, Any]) -> tuple[Tool, ToolArguments]:
         tool = TOOLS.get(name)
         if tool is None:
             raise ToolError(f"There is no tool called {name!r}.")
@@ -183,11 +255,30 @@ class TaskTools:
             args = tool.arguments.model_validate(arguments)
         except ValidationError as error:
             raise ToolError(f"I couldn't do that: {invalid(error)}.") from None
-        if args.user_id is not None and args.user_id != self.tasks.user_id:
+        if args.user_id is not None and args.user_id != self.user_id:
             raise ToolError("I can only act on the signed-in user's own tasks.")
+        return tool, args
+
+    async def _run(self, tool: Tool, args: ToolArguments, tasks: TaskStore) -> JsonResult:
         try:
-            return await tool.run(self.tasks, args)
+            return await tool.run(tasks, args)
         except NotFound as error:
             raise ToolError(f"Task {error.key} was not found.") from None
         except Invalid as error:
             raise ToolError(f"I couldn't do that: {error}.") from None
+
+
+def _arguments(arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+    if not isinstance(arguments, str):
+        arguments = json.dumps(dict(arguments))
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ToolError("I couldn't do that: the arguments were not a JSON object.")
+    try:
+        portable_json(parsed)  # the call's record must be storable, whatever a model wrote
+    except ValueError as error:
+        raise ToolError(f"I couldn't do that: the arguments {error}.") from None
+    return parsed

@@ -1,120 +1,268 @@
-"""One stateless chat turn: history from the database, the assistant, everything stored."""
+"""Chat turns: short transactions around the model's long think, one turn per conversation."""
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import datetime, timedelta
 
 from todochat.chat.assistant import Assistant, AssistantUnavailable, Said
+from todochat.chat.idempotency import Answer, IdempotencyKeys, fingerprint
+from todochat.chat.models import ChatResponse
 from todochat.chat.tools import TaskTools, ToolCall
-from todochat.conversations.models import ConversationCreate, MessageCreate, Role
+from todochat.conversations.models import ConversationCreate, MessageCreate, MessageView, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.tasks.store import TaskStore
-from todochat.users.models import UserProfile
-from todochat.users.store import UserStore
+from todochat.errors import TurnFailed
+from todochat.orm import utcnow
+from todochat.users.auth import Identity
+from todochat.users.store import KnownUsers
 
-# Earlier messages the assistant sees. A tool call and its result share one message row,
-# so no window can split them.
-HISTORY_WINDOW = 20
+log = logging.getLogger("todochat.chat")
+# Earlier messages the assistant sees, cut to whole turns: a person's message, the tool calls
+# it led to (each call and its result in one `tool` message), the answer.
+HISTORY_WINDOW = 40
+# After its deadline a turn still has this long (or the deadline again, if shorter) to store
+# what it answered; then its claim on the conversation expires, whatever became of the process.
+FINISH_GRACE = timedelta(seconds=10)
 TITLE_CHARS = 80
+NOTICE = "Sorry, I couldn't answer just now. Please try again."
 
 
 @dataclass(frozen=True)
-class Turn:
-    """What a turn answered."""
+class Delta:
+    """A piece of the answer, as the assistant wrote it."""
 
-    conversation_id: int
-    response: str
-    tool_calls: list[ToolCall]
+    text: str
 
 
-class TurnFailed(Exception):
-    """The assistant failed; the user's message was kept and the conversation says so."""
+@dataclass(frozen=True)
+class ToolRan:
+    """A tool call the assistant made, once it ran (and was recorded)."""
 
-    def __init__(self, conversation_id: int, reason: str) -> None:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The turn's answer, stored."""
+
+    reply: ChatResponse
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The turn could not be answered; `error` says why."""
+
+    error: Exception
+
+
+Event = Delta | ToolRan | Answered | Failed
+
+
+class RunningTurn:
+    """A turn under way: its conversation, and the events of its answer as they come."""
+
+    def __init__(self, conversation_id: int, events: "asyncio.Queue[Event]") -> None:
         self.conversation_id = conversation_id
-        self.reason = reason
-        super().__init__(f"the assistant could not answer: {reason}")
+        self._events = events
+
+    @classmethod
+    def replayed(cls, answer: Answer) -> "RunningTurn":
+        """The turn an idempotency key already answered, told again."""
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        conversation_id = answer.conversation_id or 0
+        if answer.status_code == 200:
+            reply = ChatResponse.model_validate(answer.body)
+            events.put_nowait(Delta(reply.response))
+            events.put_nowait(Answered(reply))
+        else:
+            events.put_nowait(Failed(TurnFailed(conversation_id, answer.body["reason"])))
+        return cls(conversation_id, events)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The answer's events, up to and including `Answered` or `Failed`."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, Answered | Failed):
+                return
+
+    async def reply(self) -> ChatResponse:
+        """The answer, once it is stored; raises what made the turn fail."""
+        async for event in self.events():
+            if isinstance(event, Answered):
+                return event.reply
+            if isinstance(event, Failed):
+                raise event.error
+        raise RuntimeError("the turn ended without an answer")
+
+
+@dataclass(frozen=True)
+class _Opened:
+    conversation_id: int
+    history: list[Said]
+    until: datetime  # the turn's claim on the conversation
+
+
+class Chat:
+    """The chat turns of one process: its database, its assistant, the turns under way.
+
+    A turn opens with one short transaction (the conversation claimed for the turn, the
+    person's message stored, the history read), lets the assistant think holding no
+    connection, lock or transaction, and ends with one short transaction storing the answer.
+    Each tool call commits on its own, with its record. A turn runs to its end even when its
+    client goes away, so that what it did is stored whole.
+    """
+
+    def __init__(
+        self, database: Database, assistant: Assistant, users: KnownUsers, *, deadline: float
+    ) -> None:
+        self._database = database
+        self._assistant = assistant
+        self._users = users
+        self._deadline = deadline
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def start(
+        self,
+        identity: Identity,
+        message: str,
+        *,
+        conversation_id: int | None = None,
+        key: str | None = None,
+    ) -> RunningTurn:
+        """Store the message and set the assistant answering it.
+
+        Raises before anything runs: `NotFound` for no such conversation, `TurnInProgress`
+        while another turn holds it, `Invalid` for a key reused on another request.
+        """
+        await self._users.ensure(identity)
+        user_id = identity.user_id
+        deadline = timedelta(seconds=self._deadline)
+        until = utcnow() + deadline + min(deadline, FINISH_GRACE)
+        opened = await self._open(user_id, message, conversation_id, key, until)
+        if isinstance(opened, Answer):
+            return RunningTurn.replayed(opened)
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        task = asyncio.create_task(self._answer(user_id, message, key, opened, events))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return RunningTurn(opened.conversation_id, events)
+
+    async def close(self, grace: float = 10) -> None:
+        """Let the turns under way finish, for up to `grace` seconds; cancel the rest."""
+        if self._running:
+            _, late = await asyncio.wait(self._running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._assistant.close()
+
+    async def _open(
+        self,
+        user_id: str,
+        message: str,
+        conversation_id: int | None,
+        key: str | None,
+        until: datetime,
+    ) -> _Opened | Answer:
+        async with self._database.transaction(user_id) as session:
+            if key is not None:
+                request = fingerprint(conversation_id=conversation_id, message=message)
+                first = await IdempotencyKeys(session, user_id).claim(key, request, until)
+                if first is not None:
+                    return first
+            conversations = ConversationStore(session, user_id)
+            messages = MessageStore(session, user_id)
+            if conversation_id is None:
+                created = await conversations.create(ConversationCreate(title=_title(message)))
+                conversation_id, earlier = created.id, []
+                await conversations.claim_turn(conversation_id, until)
+            else:
+                await conversations.claim_turn(conversation_id, until)
+                earlier = await messages.latest(conversation_id, HISTORY_WINDOW)
+            await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
+        return _Opened(conversation_id, _window(earlier), until)
+
+    async def _answer(
+        self,
+        user_id: str,
+        message: str,
+        key: str | None,
+        opened: _Opened,
+        events: "asyncio.Queue[Event]",
+    ) -> None:
+        number = opened.conversation_id
+        tools = TaskTools(
+            self._database,
+            user_id,
+            conversation_id=number,
+            on_call=lambda call: events.put_nowait(ToolRan(call)),
+        )
+        pieces: list[str] = []
+        try:
+            try:
+                async with asyncio.timeout(self._deadline):
+                    async for piece in self._assistant.respond(opened.history, message, tools):
+                        # PostgreSQL text cannot hold NUL; what a person sees is what is stored.
+                        pieces.append(piece.replace("\x00", "\ufffd"))
+                        events.put_nowait(Delta(pieces[-1]))
+            except Exception as error:
+                reason = _reason(error, self._deadline)
+                notice = MessageCreate(
+                    role=Role.ASSISTANT,
+                    content=NOTICE,
+                    metadata={"error": "assistant_unavailable", "detail": reason},
+                )
+                failure = Answer(502, {"reason": reason}, number)
+                await self._finish(user_id, opened, key, notice, failure)
+                events.put_nowait(Failed(TurnFailed(number, reason)))
+                return
+            reply = ChatResponse(
+                conversation_id=number,
+                response="".join(pieces),
+                tool_calls=[call.public() for call in tools.calls],
+            )
+            answer = MessageCreate(role=Role.ASSISTANT, content=reply.response)
+            await self._finish(
+                user_id, opened, key, answer, Answer(200, reply.model_dump(), number)
+            )
+            events.put_nowait(Answered(reply))
+        except Exception as error:  # storing failed; the claim expires on its own
+            log.exception("a chat turn could not store its answer")
+            events.put_nowait(Failed(error))
+        except asyncio.CancelledError:
+            events.put_nowait(Failed(TurnFailed(number, "the server is stopping")))
+            raise
+
+    async def _finish(
+        self, user_id: str, opened: _Opened, key: str | None, said: MessageCreate, answer: Answer
+    ) -> None:
+        async with self._database.transaction(user_id) as session:
+            number = opened.conversation_id
+            await MessageStore(session, user_id).append(number, [said])
+            await ConversationStore(session, user_id).release_turn(number, opened.until)
+            if key is not None:
+                await IdempotencyKeys(session, user_id).settle(key, answer)
+
+
+def _reason(error: Exception, deadline: float) -> str:
+    if isinstance(error, AssistantUnavailable):
+        return str(error)
+    if isinstance(error, TimeoutError):
+        return f"no answer within {deadline:g} s"
+    log.error("the assistant failed", exc_info=error)
+    return f"the assistant failed ({type(error).__name__})"
+
+
+def _window(messages: Sequence[MessageView]) -> list[Said]:
+    """Whole turns, from the first person's message on; failure notices are for people only."""
+    said = [Said.of(m) for m in messages if not (m.meta or {}).get("error")]
+    first = next((i for i, s in enumerate(said) if s.role is Role.USER), len(said))
+    return said[first:]
 
 
 def _title(message: str) -> str:
     line = " ".join(message.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-
-
-async def _open(
-    session: AsyncSession,
-    user_id: str,
-    profile: UserProfile,
-    conversation_id: int | None,
-    message: str,
-) -> int:
-    """Make sure the user and conversation exist; store the message; the conversation's number."""
-    await UserStore(session, user_id).ensure(profile)
-    if conversation_id is None:
-        created = await ConversationStore(session, user_id).create(
-            ConversationCreate(title=_title(message))
-        )
-        conversation_id = created.id
-    await MessageStore(session, user_id).append(
-        conversation_id, [MessageCreate(role=Role.USER, content=message)]
-    )
-    return conversation_id
-
-
-async def chat_turn(
-    database: Database,
-    assistant: Assistant,
-    user_id: str,
-    message: str,
-    *,
-    conversation_id: int | None = None,
-    profile: UserProfile | None = None,
-) -> Turn:
-    """Answer `message`: the user's message, the answer and the task changes land together."""
-    profile = profile or UserProfile()
-    try:
-        async with database.transaction(user_id) as session:
-            # Appending first locks the conversation: concurrent turns on it run in order,
-            # each seeing the one before.
-            number = await _open(session, user_id, profile, conversation_id, message)
-            messages = MessageStore(session, user_id)
-            history = await messages.latest(number, HISTORY_WINDOW + 1)
-            tools = TaskTools(TaskStore(session, user_id))
-            answer = await assistant.respond(
-                [Said(m.role, m.content) for m in history[:-1]], message, tools
-            )
-            await messages.append(
-                number,
-                [
-                    MessageCreate(
-                        role=Role.ASSISTANT,
-                        content=answer,
-                        tool_calls=[{"tool": c.tool, "arguments": c.arguments} for c in tools.calls]
-                        or None,
-                        tool_results=[_outcome(c) for c in tools.calls] or None,
-                    )
-                ],
-            )
-            return Turn(number, answer, tools.calls)
-    except AssistantUnavailable as failure:
-        # Everything the turn did is rolled back; keep the person's words and the failure.
-        async with database.transaction(user_id) as session:
-            number = await _open(session, user_id, profile, conversation_id, message)
-            await MessageStore(session, user_id).append(
-                number,
-                [
-                    MessageCreate(
-                        role=Role.ASSISTANT,
-                        content=f"Sorry, I couldn't answer just now ({failure}). Please try again.",
-                        metadata={"error": "assistant_unavailable", "detail": str(failure)},
-                    )
-                ],
-            )
-        raise TurnFailed(number, str(failure)) from failure
-
-
-def _outcome(call: ToolCall) -> dict[str, object]:
-    if call.error is not None:
-        return {"tool": call.tool, "error": call.error}
-    return {"tool": call.tool, "result": call.result}

@@ -30,6 +30,9 @@ class Conversation(Base):
     deleted_at: Mapped[datetime | None]
     # Hands out message numbers 1, 2, 3… within the conversation.
     last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    # While the assistant answers, until when its turn holds the conversation (a claim that
+    # expires on its own, so a crashed process never blocks the conversation).
+    turn_until: Mapped[datetime | None]
 
     __table_args__ = (
         # A user's live conversations, most recent activity first (scanned backwards).

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, tuple_, update
 
 from todochat.conversations.models import (
     Conversation,
@@ -18,7 +18,7 @@ from todochat.conversations.models import (
     MessageView,
 )
 from todochat.db import Query, Store
-from todochat.errors import Invalid, NotFound
+from todochat.errors import Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
 from todochat.users.store import UserStore
@@ -71,6 +71,32 @@ _RECENT_AFTER = Query(
             bindparam("id", type_=Conversation.id.type),
         )
     )
+)
+
+
+_CONVERSATION = table(Conversation).c
+_CLAIM_TURN = (
+    update(table(Conversation))
+    .where(
+        _CONVERSATION.user_id == bindparam("owner"),
+        _CONVERSATION.id == bindparam("number"),
+        _CONVERSATION.deleted_at.is_(None),
+        or_(
+            _CONVERSATION.turn_until.is_(None),
+            _CONVERSATION.turn_until < bindparam("now", type_=_CONVERSATION.turn_until.type),
+        ),
+    )
+    .values(turn_until=bindparam("until", type_=_CONVERSATION.turn_until.type))
+    .returning(_CONVERSATION.id)
+)
+_RELEASE_TURN = (
+    update(table(Conversation))
+    .where(
+        _CONVERSATION.user_id == bindparam("owner"),
+        _CONVERSATION.id == bindparam("number"),
+        _CONVERSATION.turn_until == bindparam("until", type_=_CONVERSATION.turn_until.type),
+    )
+    .values(turn_until=None)
 )
 
 
@@ -163,6 +189,25 @@ class ConversationStore(Store):
             await self.session.flush()
         return conversation
 
+    async def claim_turn(self, conversation_id: int, until: datetime) -> None:
+        """Hold the live conversation for one assistant turn until `until` (or its release).
+
+        Raises `TurnInProgress` while another turn holds it.
+        """
+        claimed = await self.session.scalar(
+            _CLAIM_TURN,
+            {"owner": self.user_id, "number": conversation_id, "now": utcnow(), "until": until},
+        )
+        if claimed is None:
+            await self.get(conversation_id)  # not found, or:
+            raise TurnInProgress(conversation_id)
+
+    async def release_turn(self, conversation_id: int, until: datetime) -> None:
+        """End the turn `claim_turn` started with `until`; a claim taken since is left alone."""
+        await self.session.execute(
+            _RELEASE_TURN, {"owner": self.user_id, "number": conversation_id, "until": until}
+        )
+
     async def delete(self, conversation_id: int) -> None:
         """Delete the conversation for good; the database removes its messages."""
         result = await self.session.execute(
@@ -192,19 +237,18 @@ _NEWEST_FIRST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
 _LATEST = Query(_NEWEST_FIRST)
 _BEFORE = Query(_NEWEST_FIRST.where(Message.seq < bindparam("before")))
 _ONE = Query(_MESSAGE.where(Message.seq == bindparam("seq")))
-_CONVERSATIONS = table(Conversation).c
 _TAKE_SEQ = (
     update(table(Conversation))
     .where(
-        _CONVERSATIONS.user_id == bindparam("owner"),
-        _CONVERSATIONS.id == bindparam("number"),
-        _CONVERSATIONS.deleted_at.is_(None),
+        _CONVERSATION.user_id == bindparam("owner"),
+        _CONVERSATION.id == bindparam("number"),
+        _CONVERSATION.deleted_at.is_(None),
     )
     .values(
-        last_seq=_CONVERSATIONS.last_seq + bindparam("count"),
-        updated_at=bindparam("now", type_=_CONVERSATIONS.updated_at.type),
+        last_seq=_CONVERSATION.last_seq + bindparam("count"),
+        updated_at=bindparam("now", type_=_CONVERSATION.updated_at.type),
     )
-    .returning(_CONVERSATIONS.last_seq)
+    .returning(_CONVERSATION.last_seq)
 )
 
 

@@ -30,7 +30,7 @@ class McpAuth:
                 raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
             identity = await self.authenticator().verify(token.strip())
         except (Unauthenticated, AuthUnavailable) as error:
-            await auth_problem(error)(scope, receive, send)
+            await auth_problem(error).response()(scope, receive, send)
             return
         scope.setdefault("state", {})[IDENTITY] = identity
         await self.app(scope, receive, send)

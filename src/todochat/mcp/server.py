@@ -1,6 +1,6 @@
 """An MCP server exposing the five task tools for the user the transport authenticated."""
 
-import json
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -9,10 +9,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
 from todochat.chat.tools import TOOLS, TaskTools, ToolError
-from todochat.db import Database
-from todochat.tasks.store import TaskStore
 from todochat.users.auth import Identity
-from todochat.users.store import UserStore
+from todochat.users.store import KnownUsers
 
 Context = ServerRequestContext[Any, Any]
 IDENTITY = "todochat_identity"
@@ -33,7 +31,7 @@ def request_identity(context: Context) -> Identity:
 
 
 def build_server(
-    database: Callable[[], Database], identify: Callable[[Context], Identity]
+    users: Callable[[], KnownUsers], identify: Callable[[Context], Identity]
 ) -> Server[Any]:
     """A server whose tools act, each in its own transaction, for the user `identify` names."""
 
@@ -52,16 +50,23 @@ def build_server(
     ) -> types.CallToolResult:
         try:
             identity = identify(context)
-            async with database().transaction(identity.user_id) as session:
-                await UserStore(session, identity.user_id).ensure(identity.profile)
-                tools = TaskTools(TaskStore(session, identity.user_id))
-                result = await tools.call(params.name, params.arguments or {})
         except ToolError as error:
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=str(error))], is_error=True
             )
+        known = users()
+        await known.ensure(identity)
+        tools = TaskTools(known.database, identity.user_id)
+        with contextlib.suppress(ToolError):  # the call says what went wrong
+            await tools.call(params.name, params.arguments or {})
+        call = tools.calls[-1]
+        if call.error is not None:
+            text = [types.TextContent(type="text", text=call.error)]
+            return types.CallToolResult(content=text, is_error=True)
+        text = [types.TextContent(type="text", text=call.output())]
+        result = call.result
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=json.dumps(result, ensure_ascii=False))],
+            content=text,
             # Structured content is an object; a list travels under "result".
             structured_content=result if isinstance(result, dict) else {"result": result},
         )

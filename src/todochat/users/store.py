@@ -3,7 +3,6 @@
 from collections import OrderedDict
 
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from todochat.db import Database, Store
@@ -38,13 +37,8 @@ class UserStore(Store):
     async def ensure(self, profile: UserProfile | None = None) -> User:
         """Create the user on first sight; refresh the email and name a token carries."""
         profile = profile or UserProfile()
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
         now = utcnow()
-        statement = insert(User).values(
+        statement = self.insert(User).values(
             id=self.user_id, email=profile.email, name=profile.name, created_at=now, updated_at=now
         )
         given = [column for column in ("email", "name") if getattr(profile, column) is not None]
@@ -92,7 +86,7 @@ class KnownUsers:
     """
 
     def __init__(self, database: Database, capacity: int = 10_000) -> None:
-        self._database = database
+        self.database = database
         self._capacity = capacity
         self._seen: OrderedDict[tuple[str, str | None, str | None], None] = OrderedDict()
 
@@ -102,7 +96,7 @@ class KnownUsers:
         if key in self._seen:
             self._seen.move_to_end(key)
             return
-        async with self._database.transaction(identity.user_id) as session:
+        async with self.database.transaction(identity.user_id) as session:
             await UserStore(session, identity.user_id).ensure(identity.profile)
         self._seen[key] = None
         if len(self._seen) > self._capacity:
