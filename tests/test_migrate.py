@@ -40,7 +40,7 @@ async def execute(url: str, sql: str) -> None:
     await engine.dispose()
 
 
-SCHEMA = {"alembic_version", "users", "tasks", "conversations", "messages"}
+SCHEMA = {"alembic_version", "users", "tasks", "conversations", "messages", "idempotency_keys"}
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)

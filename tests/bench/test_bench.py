@@ -57,3 +57,18 @@ def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_pa
     again = todochat(empty_database, tmp_path, "seed", "--tiny")
     assert again.returncode == 1
     assert "empty" in again.stderr
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = todochat(empty_database, tmp_path, "chat", "--tiny")
+    assert result.returncode == 0, result.stderr
+    backend = "sqlite" if empty_database.startswith("sqlite") else "postgresql"
+    report = json.loads((tmp_path / "bench-results" / f"chat-{backend}.json").read_text())
+    assert [load["people"] for load in report["loads"]] == [2, 3]
+    assert [len(load["turns"]) for load in report["loads"]] == [6, 9]
+    assert [load["failures"] for load in report["loads"]] == [0, 0]
+    assert all(load["reads"] for load in report["loads"])
+    assert "turns/s" in (tmp_path / "bench-results" / f"chat-{backend}.md").read_text()

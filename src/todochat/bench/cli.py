@@ -71,3 +71,30 @@ def run(
     report.plot(measurements, backend, out / f"{backend}.png")
     (out / f"{backend}.md").write_text(report.markdown(measurements, backend))
     console.print(f"Wrote {out / backend}.json, .md and .png")
+
+
+@bench.command("chat")
+def chat_turns(
+    people: Annotated[
+        str, typer.Option(help="How many people talk at once, per run.")
+    ] = "1,10,100",
+    think: Annotated[float, typer.Option(help="Seconds the model takes per call.", min=0)] = 1.0,
+    rounds: Annotated[int, typer.Option(help="Times each crowd sends its messages.", min=2)] = 3,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown.")] = Path(
+        "bench-results"
+    ),
+    tiny: Tiny = False,
+) -> None:
+    """Chat turns by many people at once, against a local model that takes THINK s per call."""
+    from todochat.bench import chat  # noqa: PLC0415
+
+    url = get_settings().database_url
+    backend = "sqlite" if sqlite_path(url) else "postgresql"
+    crowds = [2, 3] if tiny else [int(n) for n in people.split(",")]
+    think = 0.05 if tiny else think
+    loads = asyncio.run(chat.run(url, crowds, think, rounds))
+    console.print(chat.table(loads, backend, think))
+    out.mkdir(parents=True, exist_ok=True)
+    chat.write_json(loads, backend, think, out / f"chat-{backend}.json")
+    (out / f"chat-{backend}.md").write_text(chat.markdown(loads, backend, think))
+    console.print(f"Wrote {out / f'chat-{backend}'}.json and .md")

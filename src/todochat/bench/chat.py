@@ -1,0 +1,180 @@
+"""`todochat bench chat`: many people talking at once to an assistant whose model takes seconds.
+
+`todochat serve` runs as its own process, its assistant on the local model server; each person
+asks to add a task (a tool call, then the answer: two model calls). Meanwhile another user lists
+their tasks over and over, to show what a turn in progress costs everyone else.
+"""
+
+import asyncio
+import json
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from rich.table import Table
+
+from todochat import migrate
+from todochat.bench.model_server import Behaviour, ModelServer
+from todochat.bench.serving import Served, clean_env
+from todochat.users.auth import issue_token
+
+MODEL_CALLS_PER_TURN = 2  # the tool call, then the answer
+
+
+@dataclass(frozen=True)
+class ChatLoad:
+    """What `people` people sending one message each at once saw, over some rounds."""
+
+    people: int
+    turns: list[float]  # seconds, every turn of every round
+    batches: list[float]  # seconds from the first message sent to the last answer, per round
+    reads: list[float]  # seconds, the unrelated user's task listings meanwhile
+    failures: int  # turns not answered 200
+
+
+def _ms(values: list[float], quantile: float) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))]
+
+
+class _Users:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def new(self) -> tuple[str, dict[str, str]]:
+        user_id = f"bench-{uuid.uuid4().hex[:12]}"
+        token = issue_token(self._secret, user_id, lifetime=timedelta(hours=2))
+        return user_id, {"Authorization": f"Bearer {token}"}
+
+
+async def _turn(http: httpx.AsyncClient, user: tuple[str, dict[str, str]]) -> tuple[float, bool]:
+    user_id, headers = user
+    started = time.perf_counter()
+    response = await http.post(
+        f"/api/{user_id}/chat", json={"message": "add renew the passport"}, headers=headers
+    )
+    return time.perf_counter() - started, response.status_code == 200
+
+
+async def _read_until(
+    done: asyncio.Event, http: httpx.AsyncClient, user: tuple[str, dict[str, str]]
+) -> list[float]:
+    user_id, headers = user
+    latencies = []
+    while not done.is_set():
+        started = time.perf_counter()
+        (await http.get(f"/api/{user_id}/tasks", headers=headers)).raise_for_status()
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    return latencies
+
+
+async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int) -> ChatLoad:
+    turns: list[float] = []
+    batches: list[float] = []
+    reads: list[float] = []
+    failures = 0
+    reader = users.new()
+    for _ in range(rounds):
+        crowd = [users.new() for _ in range(people)]
+        # Each person's first request stores them: not part of a turn.
+        for user_id, headers in [reader, *crowd]:
+            (await http.get(f"/api/{user_id}/tasks", headers=headers)).raise_for_status()
+        done = asyncio.Event()
+        reading = asyncio.create_task(_read_until(done, http, reader))
+        started = time.perf_counter()
+        results = await asyncio.gather(*(_turn(http, user) for user in crowd))
+        batches.append(time.perf_counter() - started)
+        done.set()
+        reads += await reading
+        turns += [latency for latency, _ in results]
+        failures += sum(not answered for _, answered in results)
+    return ChatLoad(people, turns, batches, reads, failures)
+
+
+async def run(url: str, people: list[int], think: float, rounds: int) -> list[ChatLoad]:
+    """Serve `url` with the model thinking `think` s per call; load it with each crowd size."""
+    await asyncio.to_thread(migrate.upgrade, url)
+    secret = secrets.token_urlsafe(48)
+    users = _Users(secret)
+    with ModelServer(Behaviour(think=think)) as model, tempfile.TemporaryDirectory() as folder:
+        env = clean_env(
+            DATABASE_URL=url,
+            BETTER_AUTH_SECRET=secret,
+            OPENAI_MODEL="bench-model",
+            OPENAI_BASE_URL=model.base_url,
+        )
+        served = Served(env, Path(folder), Path(folder) / "serve.log")
+        try:
+            served.wait_ready()
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            async with httpx.AsyncClient(base_url=served.url, timeout=120, limits=limits) as http:
+                # One turn first, so that no crowd pays for the server's first model call.
+                await _turn(http, users.new())
+                return [await _load(http, users, n, rounds) for n in people]
+        finally:
+            served.stop()
+
+
+def table(loads: list[ChatLoad], backend: str, think: float) -> Table:
+    """The results, for people."""
+    result = Table(title=f"chat turns on {backend}, model thinking {think:g} s per call")
+    for column, *_ in _rows(loads, think)[0]:
+        result.add_column(column, justify="right")
+    for row in _rows(loads, think):
+        result.add_row(*(cell for _, cell in row))
+    return result
+
+
+def markdown(loads: list[ChatLoad], backend: str, think: float) -> str:
+    """The results as a Markdown table, for the README."""
+    rows = _rows(loads, think)
+    header = [column for column, _ in rows[0]]
+    lines = [
+        f"**chat turns on {backend}**, model thinking {think:g} s per call"
+        f" ({MODEL_CALLS_PER_TURN} calls per turn):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---" * len(header) + "|",
+        *("| " + " | ".join(cell for _, cell in row) + " |" for row in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(loads: list[ChatLoad], think: float) -> list[list[tuple[str, str]]]:
+    one = next((load for load in loads if load.people == 1), loads[0])
+    one_turn = statistics.median(one.turns)
+    thinking = think * MODEL_CALLS_PER_TURN
+    rows = []
+    for load in loads:
+        batch = statistics.median(load.batches)
+        own_cost = [turn - thinking for turn in load.turns]
+        rows.append(
+            [
+                ("people at once", str(load.people)),
+                ("turns/s", f"{load.people / batch:.2f}"),
+                ("turn p50 ms", f"{_ms(load.turns, 0.5):.0f}"),
+                ("turn p95 ms", f"{_ms(load.turns, 0.95):.0f}"),
+                ("todochat's cost p50 ms", f"{_ms(own_cost, 0.5):.1f}"),
+                ("batch / one turn", f"{batch / one_turn:.2f}x"),
+                ("other user's GET /tasks p95 ms", f"{_ms(load.reads, 0.95):.1f}"),
+                ("not 200", str(load.failures)),
+            ]
+        )
+    return rows
+
+
+def write_json(loads: list[ChatLoad], backend: str, think: float, path: Path) -> None:
+    """Every sample, for later comparison."""
+    path.write_text(
+        json.dumps(
+            {"backend": backend, "think": think, "loads": [asdict(load) for load in loads]},
+            indent=2,
+        )
+    )
