@@ -137,8 +137,9 @@ def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> N
     if secret is not None and _uses_local_secret(settings):
         token = issue_token(secret, LOCAL_USER, lifetime=timedelta(hours=TOKEN_HOURS))
         console.print(
-            f"Chat as {LOCAL_USER!r} (this link signs you in for {TOKEN_HOURS} hours;"
-            f" `todochat token USER --url` makes others):"
+            f"Chat in your browser as {LOCAL_USER!r} (the link works for {TOKEN_HOURS} hours;"
+            " `todochat token USER --url` makes more):",
+            soft_wrap=True,
         )
         console.print(_chat_link(host, port, token), soft_wrap=True, markup=False)
     uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)

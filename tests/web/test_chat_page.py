@@ -58,6 +58,7 @@ def test_a_message_is_answered_with_a_tool_call_and_the_task_appears_and_is_tick
     user = new_user_id()
     chat.sign_in(user)
     page = chat.page
+    composer_before = message_box(page).bounding_box()
     send(page, "Add a task to buy groceries")
 
     with api(chat.url, user) as client:
@@ -72,6 +73,7 @@ def test_a_message_is_answered_with_a_tool_call_and_the_task_appears_and_is_tick
     expect(log.locator(".tool summary")).to_contain_text("add_task")
     expect(log.locator(".tool summary")).to_contain_text("Buy groceries")
     expect(message_box(page)).to_have_value("")
+    assert message_box(page).bounding_box() == composer_before  # the answer moved nothing
 
     task = tasks_region(page).get_by_role("checkbox", name=re.compile("Buy groceries"))
     expect(task).not_to_be_checked()

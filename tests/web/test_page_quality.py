@@ -3,6 +3,7 @@
 import gzip
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,30 @@ def test_a_lost_connection_is_explained_and_the_message_is_kept(
     finally:
         if not stopped:
             server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_failing_model_is_explained_and_the_message_is_kept(
+    database_url: str, browser: Browser
+) -> None:
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    failing = settings(
+        database_url, openai_model="any-model", openai_base_url=f"http://127.0.0.1:{closed_port}/v1"
+    )
+    server = LiveServer(failing).start()
+    try:
+        for shown in visit(browser, server.url, viewport={"width": 1280, "height": 800}):
+            shown.watch.expect_failed_loads("502")
+            page = shown.page
+            shown.sign_in(new_user_id())
+            send(page, "Add a task to buy groceries")
+            expect(page.get_by_role("alert")).to_contain_text(
+                "the assistant could not answer just now", timeout=30_000
+            )
+            expect(message_box(page)).to_have_value("Add a task to buy groceries")
+            expect(message_box(page)).to_be_focused()
+            expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    finally:
+        server.stop()
