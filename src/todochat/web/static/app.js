@@ -55,7 +55,7 @@ function start() {
     toggle.setAttribute("aria-expanded", "false");
   };
   let chat;
-  const conversations = new Conversations(api, notices, { list: $("conversation-list"), more: $("more-conversations") }, {
+  const conversations = new Conversations(api, notices, { list: $("conversation-list"), more: $("more-conversations"), newButton: $("new-conversation") }, {
     open: (conversation) => {
       closeDrawer();
       chat.open(conversation.id, titleOf(conversation));

@@ -16,6 +16,7 @@ export class Conversations {
     this.notices = notices;
     this.list = elements.list;
     this.more = elements.more;
+    this.newButton = elements.newButton;
     this.events = events;
     this.current = null;
     this.cursor = null;
@@ -124,7 +125,7 @@ export class Conversations {
     }
     const wasOpen = conversation.id === this.current;
     await this.refresh();
-    (this.list.querySelector(".open") ?? this.more.parentElement.querySelector(".new")).focus();
+    (this.list.querySelector(".open") ?? this.newButton).focus();
     this.events.deleted(conversation.id);
     this.notices.show(`Deleted “${title}”.`, {
       action: { label: "Undo", run: () => this.restore(conversation, wasOpen) },
