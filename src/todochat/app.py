@@ -1,4 +1,4 @@
-"""The FastAPI application: REST API, health checks, errors, middleware."""
+"""The FastAPI application: REST API, web pages, health checks, errors, middleware."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +24,7 @@ from todochat.middleware import LimitBody, RequestContext
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
+from todochat.web import pages
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         summary="The backend of an AI assistant that manages people's tasks by conversation.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by `pages` from installed files: the defaults load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     mcp = McpOverHttp(
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)
+    pages.install(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> Health:

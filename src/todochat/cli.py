@@ -12,7 +12,7 @@ from todochat import logs, migrate
 from todochat.app import create_app
 from todochat.bench.cli import bench
 from todochat.chat.terminal import talk
-from todochat.config import get_settings
+from todochat.config import Settings, get_settings
 from todochat.db import Database, describe, sqlite_path
 from todochat.mcp.stdio import serve_stdio
 from todochat.users.auth import Identity, issue_token, shared_secret
@@ -30,6 +30,12 @@ app.add_typer(db, name="db")
 app.add_typer(bench, name="bench")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+LOCAL_USER = "local"
+TOKEN_HOURS = 24
+HostOption = Annotated[str, typer.Option(help="Interface the server listens on.")]
+PortOption = Annotated[int, typer.Option(help="Port the server listens on.")]
 
 
 def _database_url() -> str:
@@ -96,30 +102,58 @@ def _prepare(url: str) -> None:
         raise typer.Exit(1)
 
 
+def _chat_link(host: str, port: int, token: str) -> str:
+    """The web chat address that signs in with `token` (the fragment never reaches a server)."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
+        host = DEFAULT_HOST  # listening everywhere: this machine's browser reaches it on loopback
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/#token={token}"
+
+
+def _uses_local_secret(settings: Settings) -> bool:
+    """Whether tokens are signed with the secret generated beside the embedded database."""
+    return (
+        settings.better_auth_secret is None
+        and settings.better_auth_jwks_url is None
+        and sqlite_path(settings.database_url) is not None
+    )
+
+
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Serve the API: migrating the embedded SQLite database on first start."""
+def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> None:
+    """Serve the API and the web chat: migrating the embedded SQLite database on first start."""
     settings = get_settings()
     url = settings.database_url
     _prepare(url)
     try:
         application = create_app(settings)
-        shared_secret(settings)  # made now, so `todochat token` and the server agree
+        secret = shared_secret(settings)  # made now, so `todochat token` and the server agree
     except ValueError as error:
         errors.print(f"Cannot start: {error}")
         raise typer.Exit(1) from None
     logs.configure()
     console.print(f"todochat on http://{host}:{port} with the database {describe(url)}")
+    if secret is not None and _uses_local_secret(settings):
+        token = issue_token(secret, LOCAL_USER, lifetime=timedelta(hours=TOKEN_HOURS))
+        console.print(
+            f"Chat in your browser as {LOCAL_USER!r} (the link works for {TOKEN_HOURS} hours;"
+            " `todochat token USER --url` makes more):",
+            soft_wrap=True,
+        )
+        console.print(_chat_link(host, port, token), soft_wrap=True, markup=False)
     uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
 
 
 @app.command()
 def token(
     user_id: Annotated[str, typer.Argument(help="The user the token speaks for.")],
-    hours: Annotated[float, typer.Option(help="How long the token stays valid.", min=0.01)] = 24,
+    hours: Annotated[
+        float, typer.Option(help="How long the token stays valid.", min=0.01)
+    ] = TOKEN_HOURS,
+    url: Annotated[bool, typer.Option("--url", help="Print the web chat link instead.")] = False,
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
 ) -> None:
     """Print a bearer token for USER_ID, signed with the configured shared secret."""
     settings = get_settings()
@@ -131,7 +165,8 @@ def token(
     if secret is None:
         errors.print("Tokens come from your Better Auth server when BETTER_AUTH_JWKS_URL is set.")
         raise typer.Exit(1)
-    print(issue_token(secret, user_id, lifetime=timedelta(hours=hours)))
+    signed = issue_token(secret, user_id, lifetime=timedelta(hours=hours))
+    print(_chat_link(host, port, signed) if url else signed)
 
 
 @app.command("mcp")

@@ -1,0 +1,1 @@
+"""The pages people open in a browser: the web chat and the API reference."""
