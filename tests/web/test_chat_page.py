@@ -59,17 +59,19 @@ def test_a_message_is_answered_with_a_tool_call_and_the_task_appears_and_is_tick
     chat.sign_in(user)
     page = chat.page
     composer_before = message_box(page).bounding_box()
-    send(page, "Add a task to buy groceries")
+    with page.expect_response(lambda response: response.url.endswith("/chat")) as turn:
+        send(page, "Add a task to buy groceries")
+    assert turn.value.headers["content-type"].startswith("text/event-stream")  # streamed
 
     with api(chat.url, user) as client:
         expect(page.locator(".message.assistant .bubble:not(.writing)")).to_have_count(1)
         stored = client.get("/conversations/1/messages").json()["items"]
         tasks = client.get("/tasks").json()
-    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert [m["role"] for m in stored] == ["user", "tool", "assistant"]
     assert [t["title"] for t in tasks] == ["Buy groceries"]
     log = page.get_by_role("log", name="Messages")
     expect(log.locator(".message.user .bubble")).to_have_text("Add a task to buy groceries")
-    expect(log.locator(".message.assistant .bubble")).to_have_text(stored[1]["content"])
+    expect(log.locator(".message.assistant .bubble")).to_have_text(stored[2]["content"])
     expect(log.locator(".tool summary")).to_contain_text("add_task")
     expect(log.locator(".tool summary")).to_contain_text("Buy groceries")
     expect(message_box(page)).to_have_value("")
@@ -195,7 +197,7 @@ def test_scrolling_back_reads_older_messages(chat: Visit) -> None:
     conversation(page, "Add a task to do chore 1").click()
     bubbles = page.locator(".message.user .bubble")
     expect(bubbles.last).to_have_text("Add a task to do chore 17")
-    expect(bubbles).to_have_count(15)
+    expect(bubbles).to_have_count(10)  # a page of 30 messages: 10 turns of question, tool, answer
     expect(bubbles.last).to_be_in_viewport()
     page.get_by_role("log", name="Messages").evaluate("log => { log.scrollTop = 0; }")
     expect(bubbles).to_have_count(17)

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import SECRET
-from tests.test_app import Server, todochat_env
+from tests.serving import Server, todochat_env
 from tests.web.conftest import visit
 from tests.web.test_chat_page import message_box, send, tasks_region
 

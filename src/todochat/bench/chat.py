@@ -100,7 +100,7 @@ async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int
 
 async def run(url: str, people: list[int], think: float, rounds: int) -> list[ChatLoad]:
     """Serve `url` with the model thinking `think` s per call; load it with each crowd size."""
-    await asyncio.to_thread(migrate.upgrade, url)
+    migrate.upgrade(url)
     secret = secrets.token_urlsafe(48)
     users = _Users(secret)
     with ModelServer(Behaviour(think=think)) as model, tempfile.TemporaryDirectory() as folder:

@@ -1,6 +1,7 @@
 """Alembic's entry point: runs migrations on the async engine for the configured database."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from alembic import context
@@ -51,4 +52,7 @@ async def _run_online() -> None:
         await engine.dispose()
 
 
-asyncio.run(_run_online())
+# Alembic's commands are synchronous, and their caller may already run an event loop in this
+# thread (an async command, a test's browser driver): the migration runs in a thread of its own.
+with ThreadPoolExecutor(max_workers=1) as migrating:
+    migrating.submit(lambda: asyncio.run(_run_online())).result()

@@ -77,7 +77,7 @@ export class Chat {
       return;
     }
     if (generation !== this.generation) return;
-    this.messages.replaceChildren(...page.items.flatMap((message) => this.stored(message)));
+    this.messages.replaceChildren(...this.stored(page.items));
     this.setBefore(page.next_before);
     this.welcome.hidden = page.items.length > 0;
     this.log.scrollTop = this.log.scrollHeight;
@@ -110,7 +110,7 @@ export class Chat {
       if (generation !== this.generation) return;
       // Keep what the person was reading where it was on screen.
       const fromBottom = this.log.scrollHeight - this.log.scrollTop;
-      this.messages.prepend(...page.items.flatMap((message) => this.stored(message)));
+      this.messages.prepend(...this.stored(page.items));
       this.setBefore(page.next_before);
       this.log.scrollTop = this.log.scrollHeight - fromBottom;
     } catch (error) {
@@ -120,18 +120,30 @@ export class Chat {
     }
   }
 
-  /** The list items for a stored message (none for roles a person does not read). */
-  stored(message) {
-    if (message.role === "user") return [userMessage(message.content)];
-    if (message.role !== "assistant") return [];
-    const reply = new Reply(message.metadata?.error ? "failed" : "");
-    const results = message.tool_results ?? [];
-    (message.tool_calls ?? []).forEach((call, index) => {
-      const outcome = results[index] ?? {};
-      reply.addTool({ tool: call.tool ?? call.name, arguments: call.arguments, result: "error" in outcome ? { error: outcome.error } : outcome.result });
-    });
-    reply.setText(message.content);
-    return [reply.element];
+  /** The list items for stored messages: the person's words, each answer with the tool calls it made. */
+  stored(items) {
+    const elements = [];
+    let reply = null;
+    for (const message of items) {
+      if (message.role === "tool") {
+        reply ??= new Reply("");
+        const [call] = message.tool_calls ?? [{}];
+        const [outcome] = message.tool_results ?? [{}];
+        reply.addTool({ tool: call.tool, arguments: call.arguments, result: "error" in outcome ? { error: outcome.error } : outcome.result });
+      } else if (message.role === "assistant") {
+        reply ??= new Reply("");
+        if (message.metadata?.error) reply.fail();
+        reply.setText(message.content);
+        elements.push(reply.element);
+        reply = null;
+      } else if (message.role === "user") {
+        if (reply) elements.push(reply.element); // calls of a turn that never answered
+        reply = null;
+        elements.push(userMessage(message.content));
+      }
+    }
+    if (reply) elements.push(reply.element);
+    return elements;
   }
 
   nearBottom() {
@@ -224,7 +236,7 @@ class Reply {
     this.bubble = h("div", { class: state === "writing" ? "bubble writing" : "bubble" }, this.text);
     this.element = h(
       "li",
-      { class: state === "failed" ? "message assistant failed" : "message assistant" },
+      { class: "message assistant" },
       h("span", { class: "visually-hidden" }, "todochat: "),
       this.tools,
       this.bubble,
@@ -246,6 +258,10 @@ class Reply {
 
   finish() {
     this.bubble.classList.remove("writing");
+  }
+
+  fail() {
+    this.element.classList.add("failed");
   }
 }
 
