@@ -99,3 +99,28 @@ def test_db_check_exits_non_zero_on_drift(empty_database: str, tmp_path: Path) -
     result = todochat("db", "check", cwd=tmp_path, database_url=empty_database)
     assert result.returncode == 1
     assert "color" in result.stderr
+
+
+async def rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        found = [tuple(row) for row in await connection.execute(text(sql))]
+    await engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_the_keys_migration_goes_down_and_up_keeping_every_message(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "2026_11_23_keys")
+    for sql in (
+        "INSERT INTO users (id) VALUES ('u')",
+        "INSERT INTO conversations (user_id, id, key) VALUES ('u', 1, 'support-42')",
+        "INSERT INTO messages (user_id, conversation_id, seq, key, role, content)"
+        " VALUES ('u', 1, 1, 'msg_1', 'user', 'hello')",
+    ):
+        asyncio.run(execute(empty_database, sql))
+    migrate.downgrade(empty_database, "-1")
+    assert asyncio.run(rows(empty_database, "SELECT seq, content FROM messages")) == [(1, "hello")]
+    migrate.upgrade(empty_database)
+    assert asyncio.run(rows(empty_database, "SELECT key FROM conversations")) == [(None,)]
+    migrate.check(empty_database)

@@ -56,3 +56,13 @@ class TurnFailed(TodochatError):
         self.conversation_id = conversation_id
         self.reason = reason
         super().__init__(f"the assistant could not answer: {reason}")
+
+
+class Conflict(TodochatError):
+    """Another object of the user's already has this unique value (a key)."""
+
+    def __init__(self, kind: str, field: str, value: object) -> None:
+        self.kind = kind
+        self.field = field
+        self.value = value
+        super().__init__(f"another {kind} has the {field} {value!r}")

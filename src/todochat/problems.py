@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from todochat.errors import (
+    Conflict,
     FieldError,
     Invalid,
     NotFound,
@@ -111,6 +112,8 @@ def problem_of(error: Exception) -> Problem:
             return _problem(404, "not_found", str(error))
         case Invalid():
             return _problem(422, "invalid", str(error), error.errors)
+        case Conflict():
+            return _problem(409, "conflict", str(error), (FieldError(error.field, "is taken"),))
         case TurnInProgress():
             return _problem(409, "turn_in_progress", str(error), headers={"Retry-After": "2"})
         case TurnFailed():

@@ -1,10 +1,11 @@
 """The `conversations` and `messages` tables and their schemas."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,6 +13,11 @@ from todochat.orm import Base, enum_column, utcnow
 from todochat.validation import JsonList, JsonObject, NoNul
 
 MAX_CONTENT_CHARS = 100_000
+MAX_KEY_CHARS = 255
+# Where a name is needed (a ChatKit id), a conversation or message without a key is named by
+# its number; a key of that form would name two of them, so none may take it.
+NUMBERED_CONVERSATION = re.compile(r"conversation-([0-9]{1,10})")
+NUMBERED_MESSAGE = re.compile(r"message-([0-9]{1,10})")
 
 
 class Conversation(Base):
@@ -23,6 +29,8 @@ class Conversation(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # A name the caller chose (an Agents SDK session id, a ChatKit thread id), unique per user.
+    key: Mapped[str | None] = mapped_column(String(MAX_KEY_CHARS))
     title: Mapped[str | None] = mapped_column(String(255))
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
@@ -44,6 +52,8 @@ class Conversation(Base):
             postgresql_where=text("deleted_at IS NULL"),
             sqlite_where=text("deleted_at IS NULL"),
         ),
+        # A unique index rather than a constraint: SQLite adds one without copying the table.
+        Index("uq_conversations_user_key", "user_id", "key", unique=True),
     )
 
 
@@ -64,6 +74,8 @@ class Message(Base):
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # A name the caller chose (a ChatKit item id), unique within the conversation.
+    key: Mapped[str | None] = mapped_column(String(MAX_KEY_CHARS))
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     content: Mapped[str] = mapped_column(Text)
     tool_calls: Mapped[list[Any] | None]
@@ -79,6 +91,7 @@ class Message(Base):
             ["conversations.user_id", "conversations.id"],
             ondelete="CASCADE",
         ),
+        Index("uq_messages_conversation_key", "user_id", "conversation_id", "key", unique=True),
     )
 
 
@@ -86,6 +99,7 @@ class ConversationView(NamedTuple):
     """A stored conversation, as listings read it."""
 
     id: int
+    key: str | None
     title: str | None
     meta: dict[str, Any] | None
     created_at: datetime
@@ -97,6 +111,7 @@ class MessageView(NamedTuple):
     """A stored message, as the message store reads it."""
 
     seq: int
+    key: str | None
     role: Role
     content: str
     tool_calls: list[Any] | None
@@ -105,6 +120,19 @@ class MessageView(NamedTuple):
     created_at: datetime
 
 
+def _unnumbered(pattern: re.Pattern[str], kind: str) -> AfterValidator:
+    def check(key: str) -> str:
+        if pattern.fullmatch(key):
+            raise ValueError(f"must not have the form {kind}-N, which names {kind} N")
+        return key
+
+    return AfterValidator(check)
+
+
+# Keys are names, compared exactly: no trimming.
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS), NoNul]
+ConversationKey = Annotated[_Key, _unnumbered(NUMBERED_CONVERSATION, "conversation")]
+MessageKey = Annotated[_Key, _unnumbered(NUMBERED_MESSAGE, "message")]
 ConversationTitle = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
 ]
@@ -115,6 +143,7 @@ class ConversationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    key: ConversationKey | None = None
     title: ConversationTitle | None = None
     metadata: JsonObject | None = None
 
@@ -124,6 +153,7 @@ class ConversationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    key: ConversationKey | None = None
     title: ConversationTitle | None = None
     metadata: JsonObject | None = None
 
@@ -134,6 +164,7 @@ class ConversationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    key: str | None
     title: str | None
     metadata: dict[str, Any] | None = Field(validation_alias="meta")
     created_at: datetime
@@ -146,6 +177,7 @@ class MessageCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    key: MessageKey | None = None
     role: Role
     content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), NoNul]
     tool_calls: JsonList | None = None

@@ -7,19 +7,24 @@ from pydantic import BaseModel
 
 from todochat.api import Number, UserIdPath, UserSession
 from todochat.conversations.models import (
+    MAX_KEY_CHARS,
     ConversationCreate,
     ConversationPublic,
     ConversationUpdate,
     MessagePublic,
 )
 from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
-from todochat.problems import ERROR_RESPONSES
+from todochat.errors import NotFound
+from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
 )
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+KEY_TAKEN: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorBody, "description": "Another of the user's conversations has the key"}
+}
 
 
 class ConversationPage(BaseModel):
@@ -55,8 +60,20 @@ async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    key: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
+    ] = None,
 ) -> ConversationPage:
     """Live conversations, most recent activity first, one page after `cursor`."""
+    if key is not None:
+        try:
+            found = [await conversations.by_key(key)]
+        except NotFound:
+            found = []
+        return ConversationPage(
+            items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
+        )
     page = await conversations.list(limit=limit, cursor=cursor)
     return ConversationPage(
         items=[ConversationPublic.model_validate(c) for c in page.items],
@@ -64,11 +81,11 @@ async def list_conversations(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=KEY_TAKEN)
 async def create_conversation(
     conversations: Conversations, data: ConversationCreate | None = None
 ) -> ConversationPublic:
-    """Start a conversation, optionally titled and with metadata."""
+    """Start a conversation, optionally with a key, a title and metadata."""
     return ConversationPublic.model_validate(await conversations.create(data))
 
 
@@ -80,11 +97,11 @@ async def get_conversation(
     return ConversationPublic.model_validate(await conversations.get(conversation_id))
 
 
-@router.patch("/{conversation_id}")
+@router.patch("/{conversation_id}", responses=KEY_TAKEN)
 async def update_conversation(
     conversations: Conversations, conversation_id: Number, changes: ConversationUpdate
 ) -> ConversationPublic:
-    """Rename the conversation or replace its metadata."""
+    """Rename the conversation, change its key or replace its metadata."""
     return ConversationPublic.model_validate(await conversations.update(conversation_id, changes))
 
 

@@ -2,11 +2,24 @@
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
 from todochat.conversations.models import (
     Conversation,
@@ -18,7 +31,7 @@ from todochat.conversations.models import (
     MessageView,
 )
 from todochat.db import Query, Store
-from todochat.errors import Invalid, NotFound, TurnInProgress
+from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
 from todochat.users.store import UserStore
@@ -56,11 +69,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return position
 
 
-_RECENT_FIRST = (
-    select(*(getattr(Conversation, field) for field in ConversationView._fields))
-    .where(Conversation.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None))
-    .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-    .limit(bindparam("limit"))
+_LIVE = select(*(getattr(Conversation, field) for field in ConversationView._fields)).where(
+    Conversation.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None)
+)
+_RECENT_FIRST = _LIVE.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(
+    bindparam("limit")
 )
 _RECENT = Query(_RECENT_FIRST)
 _RECENT_AFTER = Query(
@@ -72,6 +85,26 @@ _RECENT_AFTER = Query(
         )
     )
 )
+
+
+def _started(*, newest_first: bool, after: bool) -> Query:
+    # Creation order is the primary key's: a keyset on the number, either way.
+    statement = _LIVE.order_by(Conversation.id.desc() if newest_first else Conversation.id).limit(
+        bindparam("limit")
+    )
+    if after:
+        edge = bindparam("after", type_=Conversation.id.type)
+        statement = statement.where(
+            Conversation.id < edge if newest_first else Conversation.id > edge
+        )
+    return Query(statement)
+
+
+_STARTED = {
+    (newest_first, after): _started(newest_first=newest_first, after=after)
+    for newest_first in (False, True)
+    for after in (False, True)
+}
 
 
 _CONVERSATION = table(Conversation).c
@@ -115,21 +148,42 @@ class ConversationStore(Store):
         return statement
 
     async def create(self, data: ConversationCreate | None = None) -> Conversation:
-        """Start a conversation under the user's next conversation number."""
+        """Start a conversation under the user's next conversation number.
+
+        Raises `Conflict` when another of the user's conversations has its key.
+        """
         data = data or ConversationCreate()
-        number = await UserStore(self.session, self.user_id).next_number(User.last_conversation_id)
-        now = utcnow()
-        conversation = Conversation(
-            user_id=self.user_id,
-            id=number,
-            title=data.title,
-            meta=data.metadata,
-            created_at=now,
-            updated_at=now,
-        )
-        self.session.add(conversation)
-        await self.session.flush()
+        async with self._naming(data.key):
+            number = await UserStore(self.session, self.user_id).next_number(
+                User.last_conversation_id
+            )
+            now = utcnow()
+            conversation = Conversation(
+                user_id=self.user_id,
+                id=number,
+                key=data.key,
+                title=data.title,
+                meta=data.metadata,
+                created_at=now,
+                updated_at=now,
+            )
+            self.session.add(conversation)
+            await self.session.flush()
         return conversation
+
+    @asynccontextmanager
+    async def _naming(self, key: str | None) -> AsyncIterator[None]:
+        # A key is unique per user. The block runs in a savepoint, so that a key taken
+        # meanwhile undoes all of it (a conversation number it drew included) and the
+        # transaction goes on: a caller may then find the conversation that took the key.
+        if key is None:
+            yield
+            return
+        try:
+            async with self.session.begin_nested():
+                yield
+        except IntegrityError:
+            raise Conflict("conversation", "key", key) from None
 
     async def get(self, conversation_id: int, *, include_deleted: bool = False) -> Conversation:
         """The conversation with this number; a soft-deleted one only if asked for."""
@@ -141,6 +195,25 @@ class ConversationStore(Store):
         if conversation is None:
             raise NotFound("conversation", conversation_id)
         return conversation
+
+    async def by_key(self, key: str, *, include_deleted: bool = False) -> Conversation:
+        """The conversation with this key; a soft-deleted one only if asked for."""
+        conversation = await self.session.scalar(
+            self._conversations(include_deleted=include_deleted).where(Conversation.key == key)
+        )
+        if conversation is None:
+            raise NotFound("conversation", repr(key))
+        return conversation
+
+    async def in_order(
+        self, *, limit: int, after: int | None = None, newest_first: bool = False
+    ) -> list[ConversationView]:
+        """Live conversations in the order they were started, from just after number `after`."""
+        _check_limit(limit)
+        query = _STARTED[newest_first, after is not None]
+        start = {} if after is None else {"after": after}
+        rows = await query.rows(self.session, user_id=self.user_id, limit=limit, **start)
+        return [ConversationView._make(row) for row in rows]
 
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> ConversationPage:
         """Live conversations, most recent activity first, one page after `cursor`."""
@@ -161,16 +234,22 @@ class ConversationStore(Store):
         return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
     async def update(self, conversation_id: int, changes: ConversationUpdate) -> Conversation:
-        """Rename the conversation or replace its metadata."""
+        """Rename the conversation, change its key or replace its metadata.
+
+        Raises `Conflict` when another of the user's conversations has the new key.
+        """
         conversation = await self.get(conversation_id)
         values = changes.model_dump(exclude_unset=True)
-        if "title" in values:
-            conversation.title = values["title"]
-        if "metadata" in values:
-            conversation.meta = values["metadata"]
-        if values:
-            conversation.updated_at = utcnow()
-        await self.session.flush()
+        async with self._naming(values.get("key")):
+            if "key" in values:
+                conversation.key = values["key"]
+            if "title" in values:
+                conversation.title = values["title"]
+            if "metadata" in values:
+                conversation.meta = values["metadata"]
+            if values:
+                conversation.updated_at = utcnow()
+            await self.session.flush()
         return conversation
 
     async def soft_delete(self, conversation_id: int) -> Conversation:
@@ -236,7 +315,11 @@ _NEWEST_FIRST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
 # History reads are the hottest path: compiled once, run on the driver itself.
 _LATEST = Query(_NEWEST_FIRST)
 _BEFORE = Query(_NEWEST_FIRST.where(Message.seq < bindparam("before")))
+_AFTER = Query(
+    _MESSAGE.where(Message.seq > bindparam("after")).order_by(Message.seq).limit(bindparam("limit"))
+)
 _ONE = Query(_MESSAGE.where(Message.seq == bindparam("seq")))
+_KEYED = Query(_MESSAGE.where(Message.key == bindparam("key")))
 _TAKE_SEQ = (
     update(table(Conversation))
     .where(
@@ -250,6 +333,7 @@ _TAKE_SEQ = (
     )
     .returning(_CONVERSATION.last_seq)
 )
+_MESSAGES = table(Message).c
 
 
 class MessageStore(Store):
@@ -258,25 +342,19 @@ class MessageStore(Store):
     async def append(
         self, conversation_id: int, messages: Sequence[MessageCreate]
     ) -> list[MessageView]:
-        """Add messages under the next `seq` numbers, moving the conversation's `updated_at`."""
+        """Add messages under the next `seq` numbers, moving the conversation's `updated_at`.
+
+        Raises `Conflict` when a message's key is another message's in the conversation.
+        """
         if not messages:
             raise Invalid.field("messages", "must hold at least one message")
         now = utcnow()
-        last = await self.session.scalar(
-            _TAKE_SEQ,
-            {
-                "owner": self.user_id,
-                "number": conversation_id,
-                "count": len(messages),
-                "now": now,
-            },
-        )
-        if last is None:
-            raise NotFound("conversation", conversation_id)
+        last = await self._take(conversation_id, len(messages), now)
         first = last - len(messages) + 1
         views = [
             MessageView(
                 first + offset,
+                message.key,
                 message.role,
                 message.content,
                 message.tool_calls,
@@ -286,32 +364,116 @@ class MessageStore(Store):
             )
             for offset, message in enumerate(messages)
         ]
-        await self.session.execute(
-            insert(table(Message)),
-            [
-                {
-                    "user_id": self.user_id,
-                    "conversation_id": conversation_id,
-                    "seq": view.seq,
-                    "role": view.role,
-                    "content": view.content,
-                    "tool_calls": view.tool_calls,
-                    "tool_results": view.tool_results,
-                    "metadata": view.meta,
-                    "created_at": view.created_at,
-                }
-                for view in views
-            ],
-        )
+        try:
+            await self.session.execute(
+                insert(table(Message)),
+                [
+                    {
+                        "user_id": self.user_id,
+                        "conversation_id": conversation_id,
+                        "seq": view.seq,
+                        "key": view.key,
+                        "role": view.role,
+                        "content": view.content,
+                        "tool_calls": view.tool_calls,
+                        "tool_results": view.tool_results,
+                        "metadata": view.meta,
+                        "created_at": view.created_at,
+                    }
+                    for view in views
+                ],
+            )
+        except IntegrityError:  # the only unique value a caller chooses is a key
+            keys = [message.key for message in messages if message.key is not None]
+            raise Conflict("message", "key", keys[0] if len(keys) == 1 else keys) from None
         return views
+
+    async def _take(self, conversation_id: int, count: int, now: datetime) -> int:
+        # Moves the conversation's updated_at and, with `count`, its last seq. The row lock
+        # this takes makes the writers of one conversation go one at a time.
+        last = await self.session.scalar(
+            _TAKE_SEQ,
+            {"owner": self.user_id, "number": conversation_id, "count": count, "now": now},
+        )
+        if last is None:
+            raise NotFound("conversation", conversation_id)
+        return int(last)
+
+    async def hold(self, conversation_id: int) -> None:
+        """Hold the live conversation until the transaction ends, for a change to its messages.
+
+        Another transaction's change to them waits: read, then change, without a race.
+        """
+        await self._take(conversation_id, 0, utcnow())
+
+    async def replace(self, conversation_id: int, seq: int, message: MessageCreate) -> MessageView:
+        """Rewrite a message in place: same `seq`, key and time, new role, text and records."""
+        await self.hold(conversation_id)
+        kept = (
+            await self.session.execute(
+                update(table(Message))
+                .where(self._where(conversation_id, seq))
+                .values(
+                    role=message.role,
+                    content=message.content,
+                    tool_calls=message.tool_calls,
+                    tool_results=message.tool_results,
+                    metadata=message.metadata,
+                )
+                .returning(_MESSAGES.key, _MESSAGES.created_at)
+            )
+        ).one_or_none()
+        if kept is None:
+            raise NotFound("message", f"{conversation_id}/{seq}")
+        key, created_at = kept
+        return MessageView(
+            seq,
+            key,
+            message.role,
+            message.content,
+            message.tool_calls,
+            message.tool_results,
+            message.metadata,
+            created_at,
+        )
+
+    async def delete(self, conversation_id: int, seq: int) -> None:
+        """Delete a message for good; its `seq` is not used again."""
+        await self.hold(conversation_id)
+        result = await self.session.execute(
+            delete(table(Message)).where(self._where(conversation_id, seq))
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("message", f"{conversation_id}/{seq}")
+
+    async def clear(self, conversation_id: int) -> None:
+        """Delete every message of the conversation for good."""
+        await self.hold(conversation_id)
+        await self.session.execute(
+            delete(table(Message)).where(
+                _MESSAGES.user_id == self.user_id, _MESSAGES.conversation_id == conversation_id
+            )
+        )
+
+    def _where(self, conversation_id: int, seq: int) -> ColumnElement[bool]:
+        return and_(
+            _MESSAGES.user_id == self.user_id,
+            _MESSAGES.conversation_id == conversation_id,
+            _MESSAGES.seq == seq,
+            _MESSAGES.deleted_at.is_(None),
+        )
 
     async def latest(self, conversation_id: int, limit: int = 50) -> list[MessageView]:
         """The last `limit` messages, oldest first."""
-        return await self._page(_LATEST, conversation_id, limit)
+        return await self._page(_LATEST, conversation_id, limit, newest_first=True)
 
     async def before(self, conversation_id: int, seq: int, limit: int = 50) -> list[MessageView]:
         """The `limit` messages just before `seq`, oldest first."""
-        return await self._page(_BEFORE, conversation_id, limit, before=seq)
+        return await self._page(_BEFORE, conversation_id, limit, newest_first=True, before=seq)
+
+    async def after(self, conversation_id: int, seq: int, limit: int = 50) -> list[MessageView]:
+        """The `limit` messages just after `seq` (0: the first ones), oldest first."""
+        return await self._page(_AFTER, conversation_id, limit, after=seq)
 
     async def get(self, conversation_id: int, seq: int) -> MessageView:
         """One message."""
@@ -322,8 +484,23 @@ class MessageStore(Store):
             raise NotFound("message", f"{conversation_id}/{seq}")
         return MessageView._make(rows[0])
 
+    async def by_key(self, conversation_id: int, key: str) -> MessageView:
+        """The message with this key."""
+        rows = await _KEYED.rows(
+            self.session, user_id=self.user_id, conversation_id=conversation_id, key=key
+        )
+        if not rows:
+            raise NotFound("message", repr(key))
+        return MessageView._make(rows[0])
+
     async def _page(
-        self, query: Query, conversation_id: int, limit: int, **parameters: int
+        self,
+        query: Query,
+        conversation_id: int,
+        limit: int,
+        *,
+        newest_first: bool = False,
+        **parameters: int,
     ) -> list[MessageView]:
         _check_limit(limit)
         rows = await query.rows(
@@ -335,4 +512,5 @@ class MessageStore(Store):
         )
         if not rows:
             await ConversationStore(self.session, self.user_id).get(conversation_id)
-        return [MessageView._make(row) for row in reversed(rows)]
+        views = [MessageView._make(row) for row in rows]
+        return views[::-1] if newest_first else views

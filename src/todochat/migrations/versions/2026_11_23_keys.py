@@ -1,0 +1,36 @@
+"""Keys: names callers give conversations (per user) and messages (per conversation).
+
+Revision ID: 2026_11_23_keys
+Revises: 2026_11_23_chat_turns
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "2026_11_23_keys"
+down_revision: str | None = "2026_11_23_chat_turns"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Unique indexes, and columns added and dropped in place: on SQLite a batch that copied these
+# tables would drop the originals, and the drop of a referenced table cascades to its rows.
+KEYS = {
+    "conversations": ("uq_conversations_user_key", ["user_id", "key"]),
+    "messages": ("uq_messages_conversation_key", ["user_id", "conversation_id", "key"]),
+}
+
+
+def upgrade() -> None:
+    for table, (index, columns) in KEYS.items():
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("key", sa.String(255), nullable=True))
+            batch.create_index(index, columns, unique=True)
+
+
+def downgrade() -> None:
+    for table, (index, _) in KEYS.items():
+        op.drop_index(index, table_name=table)
+        op.drop_column(table, "key")
