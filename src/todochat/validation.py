@@ -18,14 +18,20 @@ def _no_nul(text: str) -> str:
     return text
 
 
-def portable_json(value: Any) -> Any:
-    """`value` if every backend can store it as JSON; PostgreSQL's JSONB refuses NaN and NUL."""
+def storable_json(value: Any) -> str:
+    """`value` as JSON, if every backend can store it; PostgreSQL's JSONB refuses NaN and NUL."""
     try:
         encoded = json.dumps(value, allow_nan=False)
     except ValueError:
         raise ValueError("must be valid JSON (no NaN or infinity)") from None
     if "\\u0000" in encoded:
         raise ValueError("must not contain NUL characters")
+    return encoded
+
+
+def portable_json(value: Any) -> Any:
+    """`value` if every backend can store it as JSON, in at most `MAX_JSON_CHARS` characters."""
+    encoded = storable_json(value)
     if len(encoded) > MAX_JSON_CHARS:
         raise ValueError(f"must encode to at most {MAX_JSON_CHARS} characters of JSON")
     return value

@@ -52,10 +52,11 @@ def _function_tool(tool: Tool) -> FunctionTool:
 
 def model_input(history: Sequence[Said], message: str) -> list[TResponseInputItem]:
     """The conversation as the model reads it: words, tool calls with their results, answers."""
-    return [*_items(history), {"role": "user", "content": message}]
+    return [*history_items(history), {"role": "user", "content": message}]
 
 
-def _items(history: Sequence[Said]) -> Iterator[TResponseInputItem]:
+def history_items(history: Sequence[Said]) -> Iterator[TResponseInputItem]:
+    """Earlier messages as model input items: words, and each tool call with its result."""
     for said in history:
         if said.call is not None:
             call_id = f"call_{said.seq}"

@@ -176,7 +176,7 @@ class Chat:
             conversations = ConversationStore(session, user_id)
             messages = MessageStore(session, user_id)
             if conversation_id is None:
-                created = await conversations.create(ConversationCreate(title=_title(message)))
+                created = await conversations.create(ConversationCreate(title=title_of(message)))
                 conversation_id, earlier = created.id, []
                 await conversations.claim_turn(conversation_id, until)
             else:
@@ -263,6 +263,7 @@ def _window(messages: Sequence[MessageView]) -> list[Said]:
     return said[first:]
 
 
-def _title(message: str) -> str:
+def title_of(message: str) -> str:
+    """A conversation's title from its first message: one line, cut at a word near 80 chars."""
     line = " ".join(message.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rsplit(" ", 1)[0] + "…"
