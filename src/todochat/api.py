@@ -18,16 +18,22 @@ Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
 
 
-async def authenticated(
+async def token_user(
     request: Request,
-    user_id: UserIdPath,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
-    """The path's user, once their bearer token proves it."""
+    """The user the bearer token proves."""
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
     authenticator: Authenticator = request.app.state.authenticator
-    identity = await authenticator.verify(credentials.credentials)
+    return await authenticator.verify(credentials.credentials)
+
+
+TokenUser = Annotated[Identity, Depends(token_user)]
+
+
+async def authenticated(user_id: UserIdPath, identity: TokenUser) -> Identity:
+    """The path's user, once their bearer token proves it."""
     if identity.user_id != user_id:
         raise Forbidden("the token is for another user than the path names")
     return identity

@@ -18,6 +18,7 @@ from todochat.chat.turn import Chat
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
+from todochat.integrations.chatkit.routes import router as chatkit_router
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)
+    app.include_router(chatkit_router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])

@@ -161,6 +161,7 @@ class ToolCall:
     arguments: dict[str, Any]
     result: JsonResult | None = None
     error: str | None = None
+    seq: int | None = None  # its `tool` message's, once recorded in a conversation
 
     @property
     def outcome(self) -> Any:
@@ -193,7 +194,9 @@ class ToolCall:
         if message.role is not Role.TOOL or not message.tool_calls or not message.tool_results:
             return None
         call, ending = message.tool_calls[0], message.tool_results[0]
-        return cls(call["tool"], call["arguments"], ending.get("result"), ending.get("error"))
+        return cls(
+            call["tool"], call["arguments"], ending.get("result"), ending.get("error"), message.seq
+        )
 
 
 class TaskTools:
@@ -243,9 +246,10 @@ class TaskTools:
 
     async def _record(self, session: AsyncSession, record: ToolCall) -> None:
         if self._conversation_id is not None:
-            await MessageStore(session, self.user_id).append(
+            [stored] = await MessageStore(session, self.user_id).append(
                 self._conversation_id, [record.message()]
             )
+            record.seq = stored.seq
 
     def _parse(self, name: str, arguments: Mapping[str, Any]) -> tuple[Tool, ToolArguments]:
         tool = TOOLS.get(name)

@@ -13,7 +13,7 @@ from todochat.chat.tools import TaskTools, ToolCall
 from todochat.conversations.models import ConversationCreate, MessageCreate, MessageView, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.errors import TurnFailed
+from todochat.errors import Invalid, TurnFailed
 from todochat.orm import utcnow
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
@@ -101,7 +101,8 @@ class RunningTurn:
 @dataclass(frozen=True)
 class _Opened:
     conversation_id: int
-    history: list[Said]
+    message: str  # the person's, which the turn answers
+    history: list[Said]  # what came before it
     until: datetime  # the turn's claim on the conversation
 
 
@@ -138,14 +139,40 @@ class Chat:
         while another turn holds it, `Invalid` for a key reused on another request.
         """
         await self._users.ensure(identity)
-        user_id = identity.user_id
-        deadline = timedelta(seconds=self._deadline)
-        until = utcnow() + deadline + min(deadline, FINISH_GRACE)
-        opened = await self._open(user_id, message, conversation_id, key, until)
+        opened = await self._open(identity.user_id, message, conversation_id, key, self._until())
         if isinstance(opened, Answer):
             return RunningTurn.replayed(opened)
+        return self._run(identity.user_id, opened, key=key)
+
+    async def answer(
+        self, identity: Identity, conversation_id: int, seq: int, *, reply_key: str | None = None
+    ) -> RunningTurn:
+        """Set the assistant answering message `seq`, a person's message already stored.
+
+        For a client that stores the person's messages itself, and to answer one again. The
+        answer is stored under `reply_key`, if given. Raises before anything runs: `NotFound`
+        for no such conversation or message, `TurnInProgress` while another turn holds the
+        conversation, `Invalid` for a message that is not a person's.
+        """
+        await self._users.ensure(identity)
+        user_id = identity.user_id
+        opened = await self._open_stored(user_id, conversation_id, seq, self._until())
+        return self._run(user_id, opened, reply_key=reply_key)
+
+    def _until(self) -> datetime:
+        deadline = timedelta(seconds=self._deadline)
+        return utcnow() + deadline + min(deadline, FINISH_GRACE)
+
+    def _run(
+        self,
+        user_id: str,
+        opened: _Opened,
+        *,
+        key: str | None = None,
+        reply_key: str | None = None,
+    ) -> RunningTurn:
         events: asyncio.Queue[Event] = asyncio.Queue()
-        task = asyncio.create_task(self._answer(user_id, message, key, opened, events))
+        task = asyncio.create_task(self._answer(user_id, key, reply_key, opened, events))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return RunningTurn(opened.conversation_id, events)
@@ -183,13 +210,25 @@ class Chat:
                 await conversations.claim_turn(conversation_id, until)
                 earlier = await messages.latest(conversation_id, HISTORY_WINDOW)
             await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
-        return _Opened(conversation_id, _window(earlier), until)
+        return _Opened(conversation_id, message, _window(earlier), until)
+
+    async def _open_stored(
+        self, user_id: str, conversation_id: int, seq: int, until: datetime
+    ) -> _Opened:
+        async with self._database.transaction(user_id) as session:
+            await ConversationStore(session, user_id).claim_turn(conversation_id, until)
+            messages = MessageStore(session, user_id)
+            person = await messages.get(conversation_id, seq)
+            if person.role is not Role.USER:
+                raise Invalid.field("seq", "is not a person's message")
+            earlier = await messages.before(conversation_id, seq, HISTORY_WINDOW)
+        return _Opened(conversation_id, person.content, _window(earlier), until)
 
     async def _answer(
         self,
         user_id: str,
-        message: str,
         key: str | None,
+        reply_key: str | None,
         opened: _Opened,
         events: "asyncio.Queue[Event]",
     ) -> None:
@@ -204,13 +243,16 @@ class Chat:
         try:
             try:
                 async with asyncio.timeout(self._deadline):
-                    async for piece in self._assistant.respond(opened.history, message, tools):
+                    async for piece in self._assistant.respond(
+                        opened.history, opened.message, tools
+                    ):
                         # PostgreSQL text cannot hold NUL; what a person sees is what is stored.
                         pieces.append(piece.replace("\x00", "\ufffd"))
                         events.put_nowait(Delta(pieces[-1]))
             except Exception as error:
                 reason = _reason(error, self._deadline)
                 notice = MessageCreate(
+                    key=reply_key,
                     role=Role.ASSISTANT,
                     content=NOTICE,
                     metadata={"error": "assistant_unavailable", "detail": reason},
@@ -224,7 +266,7 @@ class Chat:
                 response="".join(pieces),
                 tool_calls=[call.public() for call in tools.calls],
             )
-            answer = MessageCreate(role=Role.ASSISTANT, content=reply.response)
+            answer = MessageCreate(key=reply_key, role=Role.ASSISTANT, content=reply.response)
             await self._finish(
                 user_id, opened, key, answer, Answer(200, reply.model_dump(), number)
             )

@@ -1,0 +1,1 @@
+"""An OpenAI ChatKit backend: threads are conversations, thread items are their messages."""
