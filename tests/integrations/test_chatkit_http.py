@@ -225,6 +225,24 @@ async def test_a_retry_answers_the_message_again_in_place_of_the_old_answer(
     assert await tasks(client, alice) == [(1, "call mom"), (2, "call mom")]
 
 
+async def test_a_retry_needs_a_persons_message_of_the_thread(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    events = await stream(client, alice, "threads.create", input=said("hello"))
+    thread_id, reply = events[0]["thread"]["id"], done(events)[-1]
+    for item_id in ("msg_nothing", "message-99"):
+        response = await call(
+            client, alice, "threads.retry_after_item", thread_id=thread_id, item_id=item_id
+        )
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    refused = await call(
+        client, alice, "threads.retry_after_item", thread_id=thread_id, item_id=reply["id"]
+    )
+    assert (refused.status_code, refused.json()["fields"][0]["field"]) == (422, "item_id")
+    items = await ask(client, alice, "items.list", thread_id=thread_id, order="asc")
+    assert len(items["data"]) == 2
+
+
 async def test_another_users_thread_is_not_found(
     client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
 ) -> None:

@@ -29,6 +29,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
     UserMessageInput,
     UserMessageItem,
@@ -67,8 +68,8 @@ class TodochatChatKit(ChatKitServer[Requester]):
     """ChatKit's server on the user's conversations, answered by the application's chat."""
 
     def __init__(self, database: Database, chat: Chat) -> None:
-        self.todochat = TodochatStore(database)
-        super().__init__(self.todochat)
+        self.conversations = TodochatStore(database)
+        super().__init__(self.conversations)
         self._chat = chat
 
     def get_stream_options(self, thread: ThreadMetadata, context: Requester) -> StreamOptions:
@@ -86,7 +87,7 @@ class TodochatChatKit(ChatKitServer[Requester]):
         """The assistant's answer to the person's message, as a chat turn gives it."""
         if input_user_message is None:  # only client tools and structured input ask this
             return
-        number, seq = await self.todochat.locate(thread.id, input_user_message.id, context)
+        number, seq = await self.conversations.locate(thread.id, input_user_message.id, context)
         reply = AssistantMessageItem(
             id=self.store.generate_item_id("message", thread, context),
             thread_id=thread.id,
@@ -152,13 +153,20 @@ async def serve(server: TodochatChatKit, body: bytes, identity: Identity) -> Res
     except ValidationError as error:
         raise invalid(error) from None
     _check(request)
+    context = Requester(identity)
     try:
-        result = await server.process(body, Requester(identity))
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            # ChatKit would do nothing for a missing item, and fail on another kind.
+            params = request.params
+            item = await server.store.load_item(params.thread_id, params.item_id, context)
+            if not isinstance(item, UserMessageItem):
+                raise Invalid.field("item_id", "is not a person's message")
+        result = await server.process(body, context)
         if not isinstance(result, StreamingResult):
             return Response(result.json, media_type="application/json")
         events = aiter(result)
         # Whatever fails before the first event (a thread not found) is an HTTP error.
-        first = await anext(events)
+        first = await anext(events, b"")
     except NotFoundError as error:
         return problem(404, "not_found", str(error))
     return StreamingResponse(_stream(first, events), media_type="text/event-stream")
