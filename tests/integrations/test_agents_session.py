@@ -12,36 +12,10 @@ from agents.memory import Session, SessionSettings
 from agents.testing import ScriptedModel, assistant_message, function_call
 
 from tests.conftest import ApiUser, api_user, say
+from tests.integrations.items import ANSWER, FUNCTION_CALL, FUNCTION_OUTPUT, REASONING
 from todochat.db import Database
 from todochat.errors import Invalid
 from todochat.integrations.agents import TodochatSession
-
-FUNCTION_CALL: TResponseInputItem = {
-    "type": "function_call",
-    "id": "fc_1",
-    "call_id": "call_1",
-    "name": "add_task",
-    "arguments": '{"title": "Buy milk"}',
-    "status": "completed",
-}
-FUNCTION_OUTPUT: TResponseInputItem = {
-    "type": "function_call_output",
-    "call_id": "call_1",
-    "output": '{"task_id": 1, "status": "created", "title": "Buy milk"}',
-}
-REASONING: TResponseInputItem = {
-    "type": "reasoning",
-    "id": "rs_1",
-    "summary": [{"type": "summary_text", "text": "The person wants a task."}],
-    "encrypted_content": "opaque==",
-}
-ANSWER: TResponseInputItem = {
-    "type": "message",
-    "id": "msg_1",
-    "role": "assistant",
-    "status": "completed",
-    "content": [{"type": "output_text", "text": "Added “Buy milk”.", "annotations": []}],
-}
 
 
 def session(

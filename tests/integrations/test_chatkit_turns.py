@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ApiUser, until
-from tests.integrations.test_chatkit_http import ask, done, said, serving, stream, text
+from tests.integrations.chatkit_protocol import ask, done, said, serving, stream, text
 from todochat.bench.model_server import Behaviour, ModelServer
 
 

@@ -11,8 +11,8 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from fastapi import FastAPI
 
 from tests.conftest import ApiUser, say
-from tests.integrations.test_agents_session import ANSWER, FUNCTION_CALL, FUNCTION_OUTPUT, REASONING
-from tests.integrations.test_chatkit_http import ask, done, said, stream, text
+from tests.integrations.chatkit_protocol import ask, done, said, stream, text
+from tests.integrations.items import ANSWER, FUNCTION_CALL, FUNCTION_OUTPUT, REASONING
 from todochat.db import Database
 from todochat.integrations.agents import TodochatSession
 
