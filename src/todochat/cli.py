@@ -50,8 +50,14 @@ def _report_revision(url: str) -> None:
 
 @db.command()
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Create the database if needed and migrate it up to REVISION."""
+    """Create the database if needed (the SQLite file, or the PostgreSQL database if the role
+    may) and migrate it up to REVISION."""
     url = _database_url()
+    try:
+        migrate.create_database(url)
+    except migrate.CannotCreate as error:
+        errors.print(f"Cannot upgrade: {error}")
+        raise typer.Exit(1) from None
     migrate.upgrade(url, revision)
     _report_revision(url)
 

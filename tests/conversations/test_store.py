@@ -249,3 +249,19 @@ async def test_any_unicode_text_round_trips_exactly(
     [message] = await s.messages.latest(conversation.id)
     stored = await s.conversations.get(conversation.id)
     assert (message.content, stored.title, stored.meta) == (content, title, {title: content})
+
+
+async def test_what_a_message_does_not_carry_is_sql_null_not_json_null(
+    session: AsyncSession,
+) -> None:
+    alice = await stores_of_new_user(session)
+    conversation = await alice.conversations.create()
+    await alice.messages.append(conversation.id, said("plain"))
+    nulls = await session.execute(
+        text(
+            "SELECT tool_calls IS NULL, tool_results IS NULL, metadata IS NULL FROM messages"
+            " WHERE user_id = :user"
+        ),
+        {"user": alice.user_id},
+    )
+    assert [tuple(row) for row in nulls] == [(True, True, True)]
