@@ -11,10 +11,9 @@ from todochat.db import Database
 from todochat.problems import Forbidden
 from todochat.users.auth import Authenticator, Identity, Unauthenticated
 from todochat.users.store import KnownUsers
+from todochat.validation import MAX_NUMBER, Text
 
-MAX_NUMBER = 2**31 - 1
-
-UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The user's id")]
+UserIdPath = Annotated[Text, Path(min_length=1, max_length=255, description="The user's id")]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
 

@@ -18,7 +18,7 @@ from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
-from todochat.middleware import LimitBody, RequestContext
+from todochat.middleware import LimitBody, RequestContext, StrictUrl
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID"],
     )
     app.add_middleware(LimitBody, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(StrictUrl)
     app.add_middleware(RequestContext)
     return app
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from todochat.chat.turn import TurnFailed
 from todochat.errors import FieldError, Invalid, NotFound
 from todochat.users.auth import AuthUnavailable, Unauthenticated
+from todochat.validation import echoable, field_name
 
 log = logging.getLogger("todochat.http")
 
@@ -70,8 +71,7 @@ def auth_problem(error: Unauthenticated | AuthUnavailable) -> JSONResponse:
 
 def _request_field(location: tuple[Any, ...]) -> str:
     # FastAPI prefixes where the value came from ("body", "query", "path"); the name is the rest.
-    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
-    return ".".join(parts) or "body"
+    return field_name(location[1:] or location) or "body"
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -111,7 +111,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         fields = tuple(
-            FieldError(_request_field(tuple(item["loc"])), item["msg"]) for item in error.errors()
+            FieldError(_request_field(tuple(item["loc"])), echoable(item["msg"]))
+            for item in error.errors()
         )
         return problem(422, "invalid", "; ".join(map(str, fields)), fields)
 

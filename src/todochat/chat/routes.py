@@ -3,23 +3,17 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from todochat.api import MAX_NUMBER, CurrentUser, DatabaseDep
+from todochat.api import CurrentUser, DatabaseDep
 from todochat.chat.assistant import Assistant
 from todochat.chat.turn import chat_turn
 from todochat.problems import ERROR_RESPONSES, ErrorBody
-from todochat.validation import NoNul
+from todochat.validation import StrictNumber, StrictText
 
 MAX_MESSAGE_CHARS = 10_000
 
 router = APIRouter(prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_RESPONSES)
-
-
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be blank")
-    return text
 
 
 class ChatRequest(BaseModel):
@@ -27,12 +21,11 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
+    conversation_id: StrictNumber | None = None
     message: Annotated[
         str,
         StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-        NoNul,
-        AfterValidator(_not_blank),
+        StrictText(visible=True),
     ]
 
 

@@ -18,9 +18,9 @@ from todochat.tasks.models import (
     Title,
 )
 from todochat.tasks.store import TaskStore
-from todochat.validation import invalid
+from todochat.validation import StrictNumber, invalid
 
-TaskNumber = Annotated[int, Field(ge=1, le=2**31 - 1, description="The task's number")]
+TaskNumber = Annotated[StrictNumber, Field(description="The task's number")]
 UserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
