@@ -80,6 +80,41 @@ async def test_unknown_paths_use_the_error_shape(client: httpx.AsyncClient) -> N
     assert set(response.json()) == {"error", "detail", "fields"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/alice/tasks", "GET, POST"),
+        ("POST", "/api/alice/tasks/1", "DELETE, GET, PATCH, PUT"),
+        ("PUT", "/api/alice/tasks/1/complete", "PATCH"),
+        ("PUT", "/api/alice/conversations/1", "DELETE, GET, PATCH"),
+        ("GET", "/api/alice/conversations/1/restore", "POST"),
+        ("GET", "/api/alice/chat", "POST"),
+        ("POST", "/healthz", "GET"),
+        ("GET", "/mcp", "POST"),
+        ("DELETE", "/mcp", "POST"),
+    ],
+)
+async def test_a_405_lists_every_method_of_the_path_in_allow(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path, headers=bearer("alice"))
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "detail": "Method Not Allowed",
+        "fields": [],
+    }
+
+
+async def test_get_mcp_opens_no_event_stream(client: httpx.AsyncClient) -> None:
+    headers = {**bearer("alice"), "Accept": "text/event-stream"}
+    async with client.stream("GET", "/mcp", headers=headers) as response:
+        assert response.status_code == 405
+        assert response.headers["content-type"] == "application/json"
+        assert (await response.aread()).startswith(b'{"error":"method_not_allowed"')
+
+
 async def test_openapi_describes_every_error_response(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     operation = spec["paths"]["/api/{user_id}/tasks/{task_id}"]["get"]

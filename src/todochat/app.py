@@ -60,9 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         build_server(lambda: app.state.database, request_identity),
         lambda: app.state.authenticator,
     )
-    app.router.routes.append(
-        Route("/mcp", endpoint=mcp.endpoint, methods=["GET", "POST", "DELETE"])
-    )
+    # Stateless and answering in JSON, the transport has no event stream to open (GET) and no
+    # session to end (DELETE): those are 405, as the MCP transport allows.
+    app.router.routes.append(Route("/mcp", endpoint=mcp.endpoint, methods=["POST"]))
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)

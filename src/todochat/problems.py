@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from todochat.chat.turn import TurnFailed
 from todochat.errors import FieldError, Invalid, NotFound
@@ -17,6 +18,7 @@ from todochat.users.auth import AuthUnavailable, Unauthenticated
 from todochat.validation import echoable, field_name
 
 log = logging.getLogger("todochat.http")
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 class ErrorField(BaseModel):
@@ -85,6 +87,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the routes at the request's path serve, as a 405's `Allow` header lists them.
+
+    (Starlette names only the methods of the first route whose path matched.)
+    """
+    return ", ".join(
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error a request can meet to the one shape."""
 
@@ -121,9 +138,12 @@ def install(app: FastAPI) -> None:
         return problem(502, "assistant_unavailable", str(error))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
         code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
-        return problem(error.status_code, code, str(error.detail), headers=error.headers)
+        headers = error.headers
+        if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(error.status_code, code, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
