@@ -15,6 +15,7 @@ from todochat.chat.terminal import talk
 from todochat.config import get_settings
 from todochat.db import Database, describe, sqlite_path
 from todochat.mcp.stdio import serve_stdio
+from todochat.protocol import BoundedHeadProtocol
 from todochat.users.auth import Identity, issue_token, shared_secret
 from todochat.users.models import UserProfile
 
@@ -113,7 +114,14 @@ def serve(
         raise typer.Exit(1) from None
     logs.configure()
     console.print(f"todochat on http://{host}:{port} with the database {describe(url)}")
-    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        http=BoundedHeadProtocol,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()
