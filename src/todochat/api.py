@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.db import Database
 from todochat.problems import Forbidden
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Authenticator, Identity, Unauthenticated
 from todochat.users.store import KnownUsers
 from todochat.validation import MAX_NUMBER, Text
@@ -36,6 +37,17 @@ async def authenticated(
 CurrentUser = Annotated[Identity, Depends(authenticated)]
 
 
+def rate_limits(request: Request) -> RateLimits:
+    """The application's per-user budgets."""
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+async def chat_turn_allowed(request: Request, user: CurrentUser) -> None:
+    """Take a turn from the user's budget of chat turns (429 when it is spent)."""
+    await rate_limits(request).spend("chat turns", user.user_id)
+
+
 def database(request: Request) -> Database:
     """The application's database."""
     db: Database = request.app.state.database
@@ -50,11 +62,15 @@ async def user_session(
 ) -> AsyncIterator[AsyncSession]:
     """The request's session for the authenticated user (stored on first sight).
 
-    Reads (GET, HEAD) get a read session; everything else one transaction.
+    Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
+    budget of writes.
     """
+    reading = request.method in ("GET", "HEAD")
+    if not reading:
+        await rate_limits(request).spend("writes", user.user_id)
     known: KnownUsers = request.app.state.known_users
     await known.ensure(user)
-    scope = db.read if request.method in ("GET", "HEAD") else db.transaction
+    scope = db.read if reading else db.transaction
     async with scope(user.user_id) as session:
         yield session
 

@@ -19,6 +19,7 @@ from todochat.db import Database
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext, StrictUrl
+from todochat.ratelimit import RateLimits
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
         app.state.assistant = configured_assistant(settings)
+        app.state.rate_limits = RateLimits(
+            writes=settings.rate_limit_writes, chat=settings.rate_limit_chat
+        )
         try:
             async with mcp.running():
                 yield
@@ -57,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     mcp = McpOverHttp(
-        build_server(lambda: app.state.database, request_identity),
+        build_server(lambda: app.state.database, request_identity, lambda: app.state.rate_limits),
         lambda: app.state.authenticator,
     )
     # Stateless and answering in JSON, the transport has no event stream to open (GET) and no

@@ -14,6 +14,7 @@ from starlette.routing import Match
 
 from todochat.chat.turn import TurnFailed
 from todochat.errors import FieldError, Invalid, NotFound
+from todochat.ratelimit import RateLimited
 from todochat.users.auth import AuthUnavailable, Unauthenticated
 from todochat.validation import echoable, field_name
 
@@ -82,6 +83,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token belongs to another user than the path"},
     404: {"model": ErrorBody, "description": "No such object for this user"},
     413: {"model": ErrorBody, "description": "Request body too large"},
+    429: {"model": ErrorBody, "description": "Too many writes or chat turns; see Retry-After"},
     503: {"model": ErrorBody, "description": "The token's signing keys cannot be fetched now"},
     422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
 }
@@ -132,6 +134,11 @@ def install(app: FastAPI) -> None:
             for item in error.errors()
         )
         return problem(422, "invalid", "; ".join(map(str, fields)), fields)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, error: RateLimited) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)}
+        return problem(429, "rate_limited", str(error), headers=headers)
 
     @app.exception_handler(TurnFailed)
     async def _turn_failed(_: Request, error: TurnFailed) -> JSONResponse:

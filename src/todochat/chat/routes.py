@@ -2,10 +2,10 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from todochat.api import CurrentUser, DatabaseDep
+from todochat.api import CurrentUser, DatabaseDep, chat_turn_allowed
 from todochat.chat.assistant import Assistant
 from todochat.chat.turn import chat_turn
 from todochat.problems import ERROR_RESPONSES, ErrorBody
@@ -47,6 +47,7 @@ class ChatResponse(BaseModel):
 
 @router.post(
     "",
+    dependencies=[Depends(chat_turn_allowed)],
     responses={
         502: {"model": ErrorBody, "description": "The assistant's model failed; message kept"}
     },

@@ -10,12 +10,15 @@ from mcp.server.lowlevel import Server
 
 from todochat.chat.tools import TOOLS, TaskTools, ToolError
 from todochat.db import Database
+from todochat.ratelimit import RateLimited, RateLimits
 from todochat.tasks.store import TaskStore
 from todochat.users.auth import Identity
 from todochat.users.store import UserStore
 
 Context = ServerRequestContext[Any, Any]
 IDENTITY = "todochat_identity"
+# Every other tool changes tasks, and so spends from the user's budget of writes.
+READ_ONLY_TOOLS = frozenset({"list_tasks"})
 
 
 def fixed_identity(identity: Identity) -> Callable[[Context], Identity]:
@@ -33,9 +36,12 @@ def request_identity(context: Context) -> Identity:
 
 
 def build_server(
-    database: Callable[[], Database], identify: Callable[[Context], Identity]
+    database: Callable[[], Database],
+    identify: Callable[[Context], Identity],
+    rate_limits: Callable[[], RateLimits] | None = None,
 ) -> Server[Any]:
-    """A server whose tools act, each in its own transaction, for the user `identify` names."""
+    """A server whose tools act, each in its own transaction, for the user `identify` names
+    (within their budget of writes, when `rate_limits` gives one)."""
 
     async def list_tools(
         _: Context, __: types.PaginatedRequestParams | None
@@ -52,10 +58,17 @@ def build_server(
     ) -> types.CallToolResult:
         try:
             identity = identify(context)
+            if rate_limits is not None and params.name not in READ_ONLY_TOOLS:
+                await rate_limits().spend("writes", identity.user_id)
             async with database().transaction(identity.user_id) as session:
                 await UserStore(session, identity.user_id).ensure(identity.profile)
                 tools = TaskTools(TaskStore(session, identity.user_id))
                 result = await tools.call(params.name, params.arguments or {})
+        except RateLimited as error:
+            message = f"Too many changes at once: try again in {error.retry_after} seconds."
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=message)], is_error=True
+            )
         except ToolError as error:
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=str(error))], is_error=True
