@@ -23,6 +23,7 @@ from todochat.ratelimit import RateLimits
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
+from todochat.validation import INPUT_RULES
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="todochat",
         summary="The backend of an AI assistant that manages people's tasks by conversation.",
+        description=f"{INPUT_RULES}\n\nWrites and chat turns have per-user budgets (429, with"
+        " `Retry-After`). Request heads are limited to 16 KiB (431), bodies to 1 MiB (413).",
         version="0.1.0",
         lifespan=lifespan,
     )

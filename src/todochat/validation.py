@@ -29,10 +29,22 @@ from todochat.errors import FieldError, Invalid
 MAX_JSON_CHARS = 65_536
 # Task, conversation and message numbers are PostgreSQL integers.
 MAX_NUMBER = 2**31 - 1
-# What the OpenAPI document says text may hold (ECMA-262 patterns, read with the u flag).
-TEXT_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
-VISIBLE_TEXT_PATTERN = r"^[^\u0000\ud800-\udfff]*[^\s\u0000\ud800-\udfff][^\u0000\ud800-\udfff]*$"
+# What the OpenAPI document says text may hold. A pattern cannot name lone surrogates (valid
+# UTF-8 holds none, and regex engines refuse them), so the document's description does; and
+# whitespace is Python's (str.isspace), spelled out, since engines disagree on what \s means.
+_SPACE = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = r"^[^\u0000]*$"
+VISIBLE_TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_SPACE}][^\u0000]*$"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# For the OpenAPI document: what every route (and every MCP tool) refuses with 422.
+INPUT_RULES = (
+    "Text anywhere (titles, descriptions, tags, messages, metadata keys and values, query"
+    " parameters) must not contain NUL or a lone UTF-16 surrogate (a JSON escape such as"
+    " `\\ud800` without its pair); a path or query string must be UTF-8 once percent-decoded."
+    f" Task, conversation and message numbers are integers from 1 to {MAX_NUMBER}. Numbers and"
+    ' booleans must be JSON numbers and booleans: no `true` for 1, no `"yes"` for true.'
+    " Anything else is refused with 422, naming the field."
+)
 
 
 def text_rule(text: str) -> str | None:
@@ -74,6 +86,16 @@ class StrictText:
             if rule is not None:
                 raise PydanticCustomError("text", rule)
         return value
+
+
+def never_null(schema: dict[str, Any]) -> None:
+    """The JSON schema of a field that may be left out but not sent as null."""
+    schema.pop("default", None)
+    match branches := schema.pop("anyOf", None):
+        case [dict() as only, {"type": "null"}]:
+            schema.update(only)
+        case _:
+            raise TypeError(f"expected the schema of a type `X | None`, not {branches}")
 
 
 Text = Annotated[str, StrictText()]

@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, func, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import StrictText
+from todochat.validation import StrictText, never_null
 
 MAX_TAGS = 20
 
@@ -137,11 +137,11 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    title: Title | None = Field(default=None, json_schema_extra=never_null)
     description: Description | None = None
-    priority: Priority | None = None
-    tags: Tags | None = None
-    completed: StrictBool | None = None
+    priority: Priority | None = Field(default=None, json_schema_extra=never_null)
+    tags: Tags | None = Field(default=None, json_schema_extra=never_null)
+    completed: StrictBool | None = Field(default=None, json_schema_extra=never_null)
 
     @model_validator(mode="after")
     def _required_fields_are_not_cleared(self) -> "TaskUpdate":
