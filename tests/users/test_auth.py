@@ -380,6 +380,22 @@ async def test_a_token_header_of_the_wrong_json_type_is_refused_with_a_jwks(
     await assert_refused_write(jwks_client, good, authorization(token))
 
 
+@pytest.mark.parametrize(
+    "header", [{"alg": ["HS256"]}, {"alg": {"HS256": 1}}, {"alg": "HS256", "kid": [1]}, ["HS256"]]
+)
+async def test_a_token_header_of_the_wrong_json_type_is_refused_by_chat_and_mcp(
+    client: httpx.AsyncClient, alice: ApiUser, header: object
+) -> None:
+    headers = authorization(by_hand(header, claims(alice.id), with_hmac(SECRET.encode())))
+    chat = await client.post(alice.url("/chat"), json={"message": "Hi"}, headers=headers)
+    assert_unauthenticated(chat)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    assert_unauthenticated(await client.post("/mcp", json=listing, headers=headers | accept))
+    conversations = await client.get(alice.url("/conversations"), headers=alice.headers)
+    assert conversations.json()["items"] == []
+
+
 # --- time claims ----------------------------------------------------------------------------
 
 
