@@ -15,6 +15,7 @@ from todochat.chat.terminal import talk
 from todochat.config import Settings, get_settings
 from todochat.db import Database, describe, sqlite_path
 from todochat.mcp.stdio import serve_stdio
+from todochat.protocol import BoundedHeadProtocol
 from todochat.users.auth import Identity, issue_token, shared_secret
 from todochat.users.models import UserProfile
 
@@ -148,7 +149,14 @@ def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> N
             soft_wrap=True,
         )
         console.print(_chat_link(host, port, token), soft_wrap=True, markup=False)
-    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        http=BoundedHeadProtocol,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()

@@ -15,6 +15,7 @@ from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
 from todochat.errors import TurnFailed
 from todochat.orm import utcnow
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 
@@ -116,12 +117,19 @@ class Chat:
     """
 
     def __init__(
-        self, database: Database, assistant: Assistant, users: KnownUsers, *, deadline: float
+        self,
+        database: Database,
+        assistant: Assistant,
+        users: KnownUsers,
+        *,
+        deadline: float,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._database = database
         self._assistant = assistant
         self._users = users
         self._deadline = deadline
+        self._rate_limits = rate_limits
         self._running: set[asyncio.Task[None]] = set()
 
     async def start(
@@ -135,7 +143,9 @@ class Chat:
         """Store the message and set the assistant answering it.
 
         Raises before anything runs: `NotFound` for no such conversation, `TurnInProgress`
-        while another turn holds it, `Invalid` for a key reused on another request.
+        while another turn holds it, `Invalid` for a key reused on another request,
+        `RateLimited` when the user has spent their budget of turns (only turns that would run
+        spend it: not a retry answered again, nor a refused one).
         """
         await self._users.ensure(identity)
         user_id = identity.user_id
@@ -182,6 +192,8 @@ class Chat:
             else:
                 await conversations.claim_turn(conversation_id, until)
                 earlier = await messages.latest(conversation_id, HISTORY_WINDOW)
+            if self._rate_limits is not None:  # refused: the transaction takes nothing
+                await self._rate_limits.spend("chat turns", user_id)
             await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
         return _Opened(conversation_id, _window(earlier), until)
 

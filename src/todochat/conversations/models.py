@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, fu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import JsonList, JsonObject, NoNul
+from todochat.validation import JsonList, JsonObject, StrictText
 
 MAX_CONTENT_CHARS = 100_000
 
@@ -106,7 +106,9 @@ class MessageView(NamedTuple):
 
 
 ConversationTitle = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    StrictText(visible=True),
 ]
 
 
@@ -147,7 +149,7 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), NoNul]
+    content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), StrictText()]
     tool_calls: JsonList | None = None
     tool_results: JsonList | None = None
     metadata: JsonObject | None = None

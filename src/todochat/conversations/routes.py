@@ -14,7 +14,7 @@ from todochat.conversations.models import (
 )
 from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
 from todochat.problems import ERROR_RESPONSES
-from todochat.validation import MAX_NUMBER
+from todochat.validation import MAX_NUMBER, Text
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
@@ -54,7 +54,7 @@ Messages = Annotated[MessageStore, Depends(message_store)]
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> ConversationPage:
     """Live conversations, most recent activity first, one page after `cursor`."""
     page = await conversations.list(limit=limit, cursor=cursor)

@@ -3,7 +3,7 @@
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, tuple_, update
@@ -22,6 +22,7 @@ from todochat.errors import Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
 from todochat.users.store import UserStore
+from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
 
@@ -48,12 +49,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """The position an `encode_cursor` cursor points at."""
     try:
         stamp, number = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        position = datetime.fromisoformat(stamp), int(number)
-    except (ValueError, UnicodeError, binascii.Error):
+        updated_at, conversation_id = datetime.fromisoformat(stamp), int(number)
+        if updated_at.tzinfo is None or not 1 <= conversation_id <= MAX_NUMBER:
+            raise ValueError(cursor)
+        # In UTC, as stored; a time at the edge of the calendar overflows here, not in a driver.
+        return updated_at.astimezone(UTC), conversation_id
+    except (ValueError, UnicodeError, binascii.Error, OverflowError):
         raise Invalid.field("cursor", "is not a cursor this server issued") from None
-    if position[0].tzinfo is None:
-        raise Invalid.field("cursor", "is not a cursor this server issued")
-    return position
 
 
 _RECENT_FIRST = (
