@@ -24,6 +24,7 @@ TITLES = [
         ("plumer", ["Call the plumber about the leak"]),  # a letter missing
         ("groecries", ["Buy groceries"]),  # two letters swapped
         ("grocery", ["Buy groceries"]),  # singular for plural
+        ("bought groceries", ["Buy groceries"]),  # a past form no stemmer knows
         ("call dentist", ["Call dentist"]),
         ("CALL DENTIST!", ["Call dentist"]),
         ("dentist", ["Call dentist", "Dentist checkup"]),  # equally good: ask

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from todochat.chat.offline.matching import names_something
+from todochat.chat.offline.matching import IRREGULAR_PAST, names_something
 
 Action = Literal[
     "help",
@@ -59,6 +59,7 @@ _LIST_VERB = (
     r"read|check|do i have|how many|is there|are there)"
 )
 _LIST_WORD = rf"(?:{_NOUN}|list|{_PENDING_WORDS}|{_COMPLETED_WORDS})"
+_IRREGULAR_PAST = f"(?:{'|'.join(IRREGULAR_PAST)})"
 _ADVERBS = r"(?:really|probably|definitely|also|still|maybe|actually|seriously|finally|just)"
 
 
@@ -289,6 +290,14 @@ RULES: tuple[Rule, ...] = (
         "complete-is-done",
         "complete",
         rf"(?P<ref>.+?)(?:'s| is| are) (?:now |all |finally )?{_DONE}",
+    ),
+    _rule(
+        "complete-past",
+        "complete",
+        # "I called the dentist": the task's own verb, done; not "I started …" or "I added …".
+        r"(?:i|i've|i have|we|we've) (?:just |already |finally |now )?(?P<ref>(?!(?:start|want"
+        r"|need|tri|plann|hop|decid|add|creat|delet|remov|renam|chang|updat|ask|wonder"
+        rf"|us)ed\b)(?:\w*[^\We]ed|{_IRREGULAR_PAST}) .+)",
     ),
     _rule("complete-shorthand", "complete", r"(?P<ref>(?:task |#)\S+):? (?:done|finished)"),
     _rule(

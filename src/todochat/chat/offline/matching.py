@@ -15,6 +15,33 @@ STOPWORDS = frozenset(
         " task tasks todo to-do item items one thing things stuff list reminder"
     ).split()
 )
+# Past forms a stemmer cannot bring back to their verb: "I paid the rent" is "Pay the rent".
+IRREGULAR_PAST = {
+    "bought": "buy",
+    "brought": "bring",
+    "did": "do",
+    "drove": "drive",
+    "fed": "feed",
+    "found": "find",
+    "gave": "give",
+    "got": "get",
+    "had": "have",
+    "kept": "keep",
+    "left": "leave",
+    "made": "make",
+    "met": "meet",
+    "paid": "pay",
+    "ran": "run",
+    "sent": "send",
+    "sold": "sell",
+    "spoke": "speak",
+    "swept": "sweep",
+    "took": "take",
+    "taught": "teach",
+    "told": "tell",
+    "went": "go",
+    "wrote": "write",
+}
 _STEMMER = snowballstemmer.stemmer("english")
 _SHORTEST_TYPO = 4  # a slip in a shorter word makes another word ("cat", "car")
 _SHORTEST_PREFIX = 3
@@ -34,7 +61,11 @@ class _Word:
 
 def _words(text: str) -> list[_Word]:
     found = re.findall(r"[^\W_]+", text.lower())
-    return [_Word(w, stem(w)) for w in found if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return [
+        _Word(w, stem(IRREGULAR_PAST.get(w, w)))
+        for w in found
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def names_something(phrase: str) -> bool:
