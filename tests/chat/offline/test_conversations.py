@@ -153,6 +153,11 @@ async def test_places_are_in_the_list_last_shown(chat: Chat) -> None:
     reply = await chat.say("mark it as done")  # the one task shown
     assert changes(reply) == [("complete_task", {"task_id": 1})]
     assert [row[2] for row in await chat.tasks()] == [True, True, True]
+    reply = await chat.say("delete the third one")
+    assert reply["response"] == (
+        "That list has 1 task. Which task do you mean? Tell me its number or part of its title."
+    )
+    assert [row[2] for row in await chat.tasks()] == [True, True, True]
 
 
 async def test_a_place_with_no_list_shown_and_it_with_nothing_done_are_asked_about(
@@ -229,9 +234,8 @@ async def test_undo_of_a_description_restores_it_only_when_it_is_known(chat: Cha
     assert await chat.description(2) == "the can is in the shed"
     reply = await chat.say("undo")
     assert changes(reply) == [("update_task", {"task_id": 2, "description": ""})]
-    assert reply["response"] == (
-        'Undone: task 2 is "Oil the chain" again, with its description as it was.'
-    )
+    assert reply["response"] == 'Undone: task 2 "Oil the chain" has its description as it was.'
+
     assert await chat.description(2) == ""
 
 

@@ -186,7 +186,8 @@ class _Reply:
                         f"I haven't shown you a list in this conversation. {WHICH_TASK} {TELL_ME}"
                     )
                 if not -len(listed) <= index < len(listed):
-                    return f"That list has {len(listed)} task(s). {WHICH_TASK} {TELL_ME}"
+                    size = f"{len(listed)} task{'s' * (len(listed) != 1)}"
+                    return f"That list has {size}. {WHICH_TASK} {TELL_ME}"
                 return now(listed[index].id)
             case Pronoun():
                 if self.memory.focus is None:
@@ -286,9 +287,13 @@ class _Reply:
         if len(arguments) == 1:
             return f"I can't undo my change to task {change.task_id}: {missing}."
         result = await self._one("update_task", arguments)
-        said = f'Undone: task {change.task_id} is "{result["title"]}" again'
-        if "description" in arguments:
-            said += ", with its description as it was"
+        task = change.task_id
+        if "title" not in arguments:
+            said = f'Undone: task {task} "{result["title"]}" has its description as it was'
+        elif "description" in arguments:
+            said = f'Undone: task {task} is "{result["title"]}" again, its description as it was'
+        else:
+            said = f'Undone: task {task} is "{result["title"]}" again'
         return f"{said}." + (f" {missing}, so I left it." if unknown else "")
 
     async def _uncomplete(self, change: Change) -> str:
