@@ -100,6 +100,15 @@ class RunningTurn:
 
 
 @dataclass(frozen=True)
+class _Asked:
+    user_id: str
+    message: str
+    conversation_id: int | None
+    key: str | None
+    stream: bool
+
+
+@dataclass(frozen=True)
 class _Opened:
     conversation_id: int
     history: list[Said]
@@ -139,8 +148,9 @@ class Chat:
         *,
         conversation_id: int | None = None,
         key: str | None = None,
+        stream: bool = True,
     ) -> RunningTurn:
-        """Store the message and set the assistant answering it.
+        """Store the message and set the assistant answering it (piece by piece if `stream`).
 
         Raises before anything runs: `NotFound` for no such conversation, `TurnInProgress`
         while another turn holds it, `Invalid` for a key reused on another request,
@@ -148,14 +158,13 @@ class Chat:
         spend it: not a retry answered again, nor a refused one).
         """
         await self._users.ensure(identity)
-        user_id = identity.user_id
+        asked = _Asked(identity.user_id, message, conversation_id, key, stream)
         deadline = timedelta(seconds=self._deadline)
-        until = utcnow() + deadline + min(deadline, FINISH_GRACE)
-        opened = await self._open(user_id, message, conversation_id, key, until)
+        opened = await self._open(asked, until=utcnow() + deadline + min(deadline, FINISH_GRACE))
         if isinstance(opened, Answer):
             return RunningTurn.replayed(opened)
         events: asyncio.Queue[Event] = asyncio.Queue()
-        task = asyncio.create_task(self._answer(user_id, message, key, opened, events))
+        task = asyncio.create_task(self._answer(asked, opened, events))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return RunningTurn(opened.conversation_id, events)
@@ -169,18 +178,12 @@ class Chat:
             await asyncio.gather(*late, return_exceptions=True)
         await self._assistant.close()
 
-    async def _open(
-        self,
-        user_id: str,
-        message: str,
-        conversation_id: int | None,
-        key: str | None,
-        until: datetime,
-    ) -> _Opened | Answer:
+    async def _open(self, asked: _Asked, *, until: datetime) -> _Opened | Answer:
+        user_id, message, conversation_id = asked.user_id, asked.message, asked.conversation_id
         async with self._database.transaction(user_id) as session:
-            if key is not None:
+            if asked.key is not None:
                 request = fingerprint(conversation_id=conversation_id, message=message)
-                first = await IdempotencyKeys(session, user_id).claim(key, request, until)
+                first = await IdempotencyKeys(session, user_id).claim(asked.key, request, until)
                 if first is not None:
                     return first
             conversations = ConversationStore(session, user_id)
@@ -197,18 +200,11 @@ class Chat:
             await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
         return _Opened(conversation_id, _window(earlier), until)
 
-    async def _answer(
-        self,
-        user_id: str,
-        message: str,
-        key: str | None,
-        opened: _Opened,
-        events: "asyncio.Queue[Event]",
-    ) -> None:
+    async def _answer(self, asked: _Asked, opened: _Opened, events: "asyncio.Queue[Event]") -> None:
         number = opened.conversation_id
         tools = TaskTools(
             self._database,
-            user_id,
+            asked.user_id,
             conversation_id=number,
             on_call=lambda call: events.put_nowait(ToolRan(call)),
         )
@@ -216,7 +212,9 @@ class Chat:
         try:
             try:
                 async with asyncio.timeout(self._deadline):
-                    async for piece in self._assistant.respond(opened.history, message, tools):
+                    async for piece in self._assistant.respond(
+                        opened.history, asked.message, tools, stream=asked.stream
+                    ):
                         # PostgreSQL text cannot hold NUL; what a person sees is what is stored.
                         pieces.append(piece.replace("\x00", "\ufffd"))
                         events.put_nowait(Delta(pieces[-1]))
@@ -228,7 +226,7 @@ class Chat:
                     metadata={"error": "assistant_unavailable", "detail": reason},
                 )
                 failure = Answer(502, {"reason": reason}, number)
-                await self._finish(user_id, opened, key, notice, failure)
+                await self._finish(asked, opened, notice, failure)
                 events.put_nowait(Failed(TurnFailed(number, reason)))
                 return
             reply = ChatResponse(
@@ -237,9 +235,7 @@ class Chat:
                 tool_calls=[call.public() for call in tools.calls],
             )
             answer = MessageCreate(role=Role.ASSISTANT, content=reply.response)
-            await self._finish(
-                user_id, opened, key, answer, Answer(200, reply.model_dump(), number)
-            )
+            await self._finish(asked, opened, answer, Answer(200, reply.model_dump(), number))
             events.put_nowait(Answered(reply))
         except Exception as error:  # storing failed; the claim expires on its own
             log.exception("a chat turn could not store its answer")
@@ -249,14 +245,14 @@ class Chat:
             raise
 
     async def _finish(
-        self, user_id: str, opened: _Opened, key: str | None, said: MessageCreate, answer: Answer
+        self, asked: _Asked, opened: _Opened, said: MessageCreate, answer: Answer
     ) -> None:
+        user_id, number = asked.user_id, opened.conversation_id
         async with self._database.transaction(user_id) as session:
-            number = opened.conversation_id
             await MessageStore(session, user_id).append(number, [said])
             await ConversationStore(session, user_id).release_turn(number, opened.until)
-            if key is not None:
-                await IdempotencyKeys(session, user_id).settle(key, answer)
+            if asked.key is not None:
+                await IdempotencyKeys(session, user_id).settle(asked.key, answer)
 
 
 def _reason(error: Exception, deadline: float) -> str:

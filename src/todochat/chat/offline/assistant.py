@@ -54,10 +54,11 @@ class OfflineAssistant:
     """Understands what people type about their tasks, and answers in a friendly sentence."""
 
     async def respond(
-        self, history: Sequence[Said], message: str, tools: TaskTools
+        self, history: Sequence[Said], message: str, tools: TaskTools, *, stream: bool
     ) -> AsyncIterator[str]:
-        """The answer word by word, as a model would stream it."""
-        for piece in re.findall(r"\S+\s*|\s+", await self.answer(history, message, tools)):
+        """The answer word by word, as a model would stream it (or whole)."""
+        text = await self.answer(history, message, tools)
+        for piece in re.findall(r"\S+\s*|\s+", text) if stream else [text]:
             yield piece
 
     async def close(self) -> None:
