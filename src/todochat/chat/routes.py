@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_
 STREAM = "text/event-stream"
 
 
-def chat_service(request: Request) -> Chat:
-    """The application's chat turns."""
+async def chat_service(request: Request) -> Chat:
+    """The application's chat turns (async: a plain function would run in a thread)."""
     chat: Chat = request.app.state.chat
     return chat
 
