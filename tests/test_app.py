@@ -1,5 +1,7 @@
 """The application around the routes: health, limits, request ids, errors, OpenAPI, serve."""
 
+import json
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from tests.conftest import BACKENDS, SECRET, ApiUser, bearer, settings
 from tests.serving import Server, free_port, todochat_env
 from todochat import migrate
 from todochat.app import MAX_BODY_BYTES, create_app
+from todochat.protocol import MAX_HEAD_BYTES
 
 
 async def test_healthz_and_readyz_answer_ok(client: httpx.AsyncClient) -> None:
@@ -76,6 +79,41 @@ async def test_unknown_paths_use_the_error_shape(client: httpx.AsyncClient) -> N
     response = await client.get("/nowhere")
     assert response.status_code == 404
     assert set(response.json()) == {"error", "detail", "fields"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/alice/tasks", "GET, POST"),
+        ("POST", "/api/alice/tasks/1", "DELETE, GET, PATCH, PUT"),
+        ("PUT", "/api/alice/tasks/1/complete", "PATCH"),
+        ("PUT", "/api/alice/conversations/1", "DELETE, GET, PATCH"),
+        ("GET", "/api/alice/conversations/1/restore", "POST"),
+        ("GET", "/api/alice/chat", "POST"),
+        ("POST", "/healthz", "GET"),
+        ("GET", "/mcp", "POST"),
+        ("DELETE", "/mcp", "POST"),
+    ],
+)
+async def test_a_405_lists_every_method_of_the_path_in_allow(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path, headers=bearer("alice"))
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "detail": "Method Not Allowed",
+        "fields": [],
+    }
+
+
+async def test_get_mcp_opens_no_event_stream(client: httpx.AsyncClient) -> None:
+    headers = {**bearer("alice"), "Accept": "text/event-stream"}
+    async with client.stream("GET", "/mcp", headers=headers) as response:
+        assert response.status_code == 405
+        assert response.headers["content-type"] == "application/json"
+        assert (await response.aread()).startswith(b'{"error":"method_not_allowed"')
 
 
 async def test_openapi_describes_every_error_response(client: httpx.AsyncClient) -> None:
@@ -156,3 +194,52 @@ def test_serve_on_postgresql_refuses_an_old_schema_then_serves_once_migrated(
     finally:
         server.stop()
     assert not (tmp_path / "todochat.db").exists()
+
+
+def read_response(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def assert_header_fields_too_large(response: bytes) -> None:
+    """A 431 in the one error shape that closes the connection."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), response[:200]
+    assert b"connection: close" in head.lower()
+    assert json.loads(body) == {
+        "error": "request_header_fields_too_large",
+        "detail": f"the request line and headers must be at most {MAX_HEAD_BYTES} bytes",
+        "fields": [],
+    }
+
+
+def test_serve_refuses_an_oversized_request_head_without_reading_it(tmp_path: Path) -> None:
+    server = Server(tmp_path, todochat_env())
+    address = ("127.0.0.1", server.port)
+    start = b"GET /healthz HTTP/1.1\r\nHost: todochat.test\r\nAuthorization: Bearer "
+    try:
+        server.wait_ready()
+        with socket.create_connection(address, timeout=10) as whole:
+            whole.sendall(start + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n")
+            assert_header_fields_too_large(read_response(whole))
+        with socket.create_connection(address, timeout=10) as unfinished:
+            unfinished.sendall(start + b"a" * MAX_HEAD_BYTES)
+            assert_header_fields_too_large(read_response(unfinished))
+
+        # A 64 MB header is cut off long before the client has sent it all.
+        sent, header_value = 0, 64 * 1024 * 1024
+        with socket.create_connection(address, timeout=10) as huge:
+            huge.sendall(start)
+            with pytest.raises((BrokenPipeError, ConnectionResetError)):  # noqa: PT012
+                while sent < header_value:
+                    huge.sendall(b"a" * 65536)
+                    sent += 65536
+        assert sent < header_value
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok", "detail": None}
+        just_under = {"X-Padding": "a" * (MAX_HEAD_BYTES - 200)}
+        assert httpx.get(f"{server.url}/healthz", headers=just_under).status_code == 200
+    finally:
+        server.stop()

@@ -4,12 +4,14 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, POSTGRES_ADMIN, PostgresServer
 from todochat import migrate
 from todochat.db import create_engine
 
@@ -90,6 +92,35 @@ def test_db_upgrade_creates_the_schema_on_a_fresh_postgresql(
     current = todochat("db", "current", cwd=tmp_path, database_url=empty_database)
     assert "up to date" in current.stdout
     assert not (tmp_path / "todochat.db").exists()
+
+
+def test_db_upgrade_creates_a_postgresql_database_that_does_not_exist(tmp_path: Path) -> None:
+    server = PostgresServer()
+    url = server.create()
+    server.drop(url)  # a name no database has
+    try:
+        result = todochat("db", "upgrade", cwd=tmp_path, database_url=url)
+        assert result.returncode == 0, result.stderr
+        assert asyncio.run(tables(url)) == SCHEMA
+    finally:
+        server.drop(url)
+
+
+def test_db_upgrade_says_so_when_the_role_may_not_create_the_database(tmp_path: Path) -> None:
+    server = PostgresServer()
+    url = server.create()
+    server.drop(url)
+    role = f"nocreate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB")
+    try:
+        as_role = url.replace("postgresql://postgres@", f"postgresql://{role}@")
+        result = todochat("db", "upgrade", cwd=tmp_path, database_url=as_role)
+        assert result.returncode == 1
+        assert "may not create it" in result.stderr.replace("\n", " ")
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {role}")
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)

@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.db import Database
 from todochat.problems import Forbidden
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Authenticator, Identity, Unauthenticated
 from todochat.users.store import KnownUsers
-from todochat.validation import MAX_NUMBER
+from todochat.validation import MAX_NUMBER, Text
 
-UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The user's id")]
+UserIdPath = Annotated[Text, Path(min_length=1, max_length=255, description="The user's id")]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
 
@@ -42,6 +43,12 @@ async def authenticated(user_id: UserIdPath, identity: TokenUser) -> Identity:
 CurrentUser = Annotated[Identity, Depends(authenticated)]
 
 
+def rate_limits(request: Request) -> RateLimits:
+    """The application's per-user budgets."""
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
 def database(request: Request) -> Database:
     """The application's database."""
     db: Database = request.app.state.database
@@ -56,11 +63,15 @@ async def user_session(
 ) -> AsyncIterator[AsyncSession]:
     """The request's session for the authenticated user (stored on first sight).
 
-    Reads (GET, HEAD) get a read session; everything else one transaction.
+    Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
+    budget of writes.
     """
+    reading = request.method in ("GET", "HEAD")
+    if not reading:
+        await rate_limits(request).spend("writes", user.user_id)
     known: KnownUsers = request.app.state.known_users
     await known.ensure(user)
-    scope = db.read if request.method in ("GET", "HEAD") else db.transaction
+    scope = db.read if reading else db.transaction
     async with scope(user.user_id) as session:
         yield session
 

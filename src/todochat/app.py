@@ -21,10 +21,12 @@ from todochat.db import Database
 from todochat.integrations.chatkit.routes import router as chatkit_router
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
-from todochat.middleware import LimitBody, RequestContext
+from todochat.middleware import LimitBody, RequestContext, StrictUrl
+from todochat.ratelimit import RateLimits
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
+from todochat.validation import INPUT_RULES
 from todochat.web import pages
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -49,11 +51,15 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         app.state.database = Database(settings.database_url, echo=settings.debug)
         app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
+        app.state.rate_limits = RateLimits(
+            writes=settings.rate_limit_writes, chat=settings.rate_limit_chat
+        )
         app.state.chat = Chat(
             app.state.database,
             assistant or configured_assistant(settings),
             app.state.known_users,
             deadline=settings.chat_turn_timeout,
+            rate_limits=app.state.rate_limits,
         )
         try:
             async with mcp.running():
@@ -65,6 +71,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app = FastAPI(
         title="todochat",
         summary="The backend of an AI assistant that manages people's tasks by conversation.",
+        description=f"{INPUT_RULES}\n\nWrites and chat turns have per-user budgets (429, with"
+        " `Retry-After`). Request heads are limited to 16 KiB (431), bodies to 1 MiB (413).",
         version="0.1.0",
         lifespan=lifespan,
         # Served by `pages` from installed files: the defaults load from a CDN.
@@ -73,12 +81,14 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     )
     problems.install(app)
     mcp = McpOverHttp(
-        build_server(lambda: app.state.known_users, request_identity),
+        build_server(
+            lambda: app.state.known_users, request_identity, lambda: app.state.rate_limits
+        ),
         lambda: app.state.authenticator,
     )
-    app.router.routes.append(
-        Route("/mcp", endpoint=mcp.endpoint, methods=["GET", "POST", "DELETE"])
-    )
+    # Stateless and answering in JSON, the transport has no event stream to open (GET) and no
+    # session to end (DELETE): those are 405, as the MCP transport allows.
+    app.router.routes.append(Route("/mcp", endpoint=mcp.endpoint, methods=["POST"]))
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)
@@ -114,6 +124,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         expose_headers=["X-Request-ID"],
     )
     app.add_middleware(LimitBody, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(StrictUrl)
     app.add_middleware(RequestContext)
     return app
 

@@ -15,6 +15,7 @@ from todochat.chat.terminal import talk
 from todochat.config import Settings, get_settings
 from todochat.db import Database, describe, sqlite_path
 from todochat.mcp.stdio import serve_stdio
+from todochat.protocol import BoundedHeadProtocol
 from todochat.users.auth import Identity, issue_token, shared_secret
 from todochat.users.models import UserProfile
 
@@ -50,8 +51,14 @@ def _report_revision(url: str) -> None:
 
 @db.command()
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Create the database if needed and migrate it up to REVISION."""
+    """Create the database if needed (the SQLite file, or the PostgreSQL database if the role
+    may) and migrate it up to REVISION."""
     url = _database_url()
+    try:
+        migrate.create_database(url)
+    except migrate.CannotCreate as error:
+        errors.print(f"Cannot upgrade: {error}")
+        raise typer.Exit(1) from None
     migrate.upgrade(url, revision)
     _report_revision(url)
 
@@ -142,7 +149,14 @@ def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> N
             soft_wrap=True,
         )
         console.print(_chat_link(host, port, token), soft_wrap=True, markup=False)
-    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        http=BoundedHeadProtocol,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()

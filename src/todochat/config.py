@@ -6,6 +6,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from todochat.ratelimit import parse_budget
+
 DEFAULT_DATABASE_URL = "sqlite:///todochat.db"
 MIN_SECRET_CHARS = 32
 
@@ -34,6 +36,9 @@ class Settings(BaseSettings):
     openai_max_retries: Annotated[int, Field(ge=0)] = 2
     # A whole chat turn (every model call and tool call in it) ends with a 502 after this long.
     chat_turn_timeout: Annotated[float, Field(gt=0)] = 120
+    # Per-user budgets in each process, as "120/minute" or "20/minute;200/hour"; "" or 0: none.
+    rate_limit_writes: str = "120/minute"
+    rate_limit_chat: str = "20/minute"
 
     @field_validator("better_auth_secret")
     @classmethod
@@ -44,6 +49,17 @@ class Settings(BaseSettings):
                 " (for example: openssl rand -base64 32)"
             )
         return secret
+
+    @field_validator("rate_limit_writes", "rate_limit_chat")
+    @classmethod
+    def _budget_parses(cls, budget: str) -> str:
+        try:
+            parse_budget(budget)
+        except ValueError:
+            raise ValueError(
+                "must be like 120/minute, or several like 20/minute;200/hour (0 for no limit)"
+            ) from None
+        return budget
 
     @field_validator("cors_origins", mode="before")
     @classmethod

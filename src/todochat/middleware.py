@@ -1,14 +1,17 @@
-"""ASGI middleware: request ids and access logs, and a cap on request body size."""
+"""ASGI middleware: request ids and access logs, URLs that decode as given, a cap on body size."""
 
 import logging
 import re
 import time
 import uuid
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todochat import logs
+from todochat.errors import FieldError
 from todochat.problems import problem
+from todochat.validation import echoable
 
 log = logging.getLogger("todochat.http")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -108,3 +111,41 @@ class LimitBody:
             413, "too_large", f"the request body must be at most {self.max_bytes} bytes"
         )
         await response(scope, receive, send)
+
+
+class StrictUrl:
+    """Answers 422 to a path or query parameter whose percent-escapes are not UTF-8 (such as a
+    lone surrogate's), which would otherwise reach the app silently replaced by U+FFFD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        field = _undecodable(scope) if scope["type"] == "http" else None
+        if field is None:
+            await self.app(scope, receive, send)
+            return
+        rule = "must be UTF-8 once percent-decoded"
+        response = problem(422, "invalid", f"{field}: {rule}", (FieldError(field, rule),))
+        await response(scope, receive, send)
+
+
+def _undecodable(scope: Scope) -> str | None:
+    # The path without any query (some servers include it in raw_path).
+    if not _utf8(scope.get("raw_path", b"").partition(b"?")[0]):
+        return "path"
+    for pair in scope["query_string"].split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if not (_utf8(name) and _utf8(value)):
+            return echoable(unquote_plus(name.decode("latin-1"))) or "query"
+    return None
+
+
+def _utf8(raw: bytes) -> bool:
+    if raw.isascii() and b"%" not in raw:
+        return True
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

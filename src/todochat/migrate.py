@@ -1,16 +1,49 @@
 """Schema migrations: Alembic driven from the package, for the CLI, the server and the tests."""
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from psycopg import sql
+from sqlalchemy import make_url
 
-from todochat.db import create_engine
+from todochat.db import create_engine, driver_url, sqlite_path
 
 
 class SchemaDrift(Exception):
     """The database schema and the models disagree."""
+
+
+class CannotCreate(Exception):
+    """The PostgreSQL database does not exist and this role may not create it."""
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names unless it exists (SQLite makes its file)."""
+    if sqlite_path(url) is not None:
+        return
+    target = make_url(driver_url(url))
+    try:
+        psycopg.connect(target.render_as_string(hide_password=False), connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as error:
+        unreachable = error
+    maintenance = target.set(database="postgres").render_as_string(hide_password=False)
+    name = target.database or ""
+    try:
+        with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as admin:
+            if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                raise unreachable  # it exists: the trouble is something else
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise CannotCreate(
+            f"the database {name!r} does not exist and this role may not create it:"
+            f" create it first (createdb {name})"
+        ) from None
+    except psycopg.OperationalError:
+        raise unreachable from None
 
 
 def alembic_config(url: str) -> Config:

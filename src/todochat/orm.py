@@ -58,7 +58,8 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+# None is SQL NULL, never the JSON value null: `WHERE tool_calls IS NULL` finds what was not given.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def enum_column(enum: type[StrEnum], name: str) -> Enum:

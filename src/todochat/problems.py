@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from todochat.errors import (
     Conflict,
@@ -21,9 +22,12 @@ from todochat.errors import (
     TurnFailed,
     TurnInProgress,
 )
+from todochat.ratelimit import RateLimited
 from todochat.users.auth import AuthUnavailable, Unauthenticated
+from todochat.validation import echoable, field_name
 
 log = logging.getLogger("todochat.http")
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 class ErrorField(BaseModel):
@@ -86,8 +90,7 @@ def auth_problem(error: Unauthenticated | AuthUnavailable) -> Problem:
 
 def _request_field(location: tuple[Any, ...]) -> str:
     # FastAPI prefixes where the value came from ("body", "query", "path"); the name is the rest.
-    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
-    return ".".join(parts) or "body"
+    return field_name(location[1:] or location) or "body"
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -96,6 +99,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token belongs to another user than the path"},
     404: {"model": ErrorBody, "description": "No such object for this user"},
     413: {"model": ErrorBody, "description": "Request body too large"},
+    429: {"model": ErrorBody, "description": "Too many writes or chat turns; see Retry-After"},
     503: {"model": ErrorBody, "description": "The token's signing keys cannot be fetched now"},
     422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
 }
@@ -118,6 +122,9 @@ def problem_of(error: Exception) -> Problem:
             return _problem(409, "turn_in_progress", str(error), headers={"Retry-After": "2"})
         case TurnFailed():
             return _problem(502, "assistant_unavailable", str(error))
+        case RateLimited():
+            headers = {"Retry-After": str(error.retry_after)}
+            return _problem(429, "rate_limited", str(error), headers=headers)
     return _problem(500, "internal", "the server failed; the request id names it in the logs")
 
 
@@ -132,6 +139,21 @@ def problem(
     return _problem(status, error, detail, fields, headers).response()
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the routes at the request's path serve, as a 405's `Allow` header lists them.
+
+    (Starlette names only the methods of the first route whose path matched.)
+    """
+    return ", ".join(
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error a request can meet to the one shape."""
 
@@ -144,14 +166,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         fields = tuple(
-            FieldError(_request_field(tuple(item["loc"])), item["msg"]) for item in error.errors()
+            FieldError(_request_field(tuple(item["loc"])), echoable(item["msg"]))
+            for item in error.errors()
         )
         return problem(422, "invalid", "; ".join(map(str, fields)), fields)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
         code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
-        return problem(error.status_code, code, str(error.detail), headers=error.headers)
+        headers = error.headers
+        if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(error.status_code, code, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -69,8 +69,11 @@ async def test_a_conversation_resumes_after_the_server_restarts(
     first = await turn("Add a task to call mom", None)
     second = await turn("Mark task 1 as complete", first["conversation_id"])
     assert second["conversation_id"] == first["conversation_id"]
-    assert [m["role"] for m in second["history"]] == ["user", "tool", "assistant"] * 2
-    assert second["tool_calls"][0]["result"]["title"] == "Call mom"
+    assert [m["role"] for m in second["history"]] == [
+        *("user", "tool", "assistant"),
+        *("user", "tool", "tool", "assistant"),  # a look at the task, then the change
+    ]
+    assert second["tool_calls"][-1]["result"]["title"] == "Call mom"
 
 
 async def test_a_message_cannot_reach_another_users_tasks(
@@ -78,7 +81,10 @@ async def test_a_message_cannot_reach_another_users_tasks(
 ) -> None:
     await say(client, alice, "Add a task to alice's secret plan")
     reply = (await say(client, bob, "Delete task 1")).json()
-    assert reply["tool_calls"][0]["result"] == {"error": "Task 1 was not found."}
+    assert [call["result"] for call in reply["tool_calls"]] == [
+        [],
+        {"error": "Task 1 was not found."},
+    ]
     reply = (await say(client, bob, f"Delete the secret plan task of {alice.id}")).json()
     assert [call["result"] for call in reply["tool_calls"]] == [[]]
     assert reply["response"].startswith("I couldn't find a task matching")

@@ -33,10 +33,13 @@ async def test_the_terminal_chat_keeps_history_between_runs(
     )
     assert 'Added task 1: "Buy milk".' in first
     assert "1. Buy milk" in first
-    second = chat(database_url, user_id, "Mark task 1 as done\n", tmp_path)
+    lines = "Mark task 1 as done\nAdd a task to buy oat milk\ndelete the milk task\n2\n"
+    second = chat(database_url, user_id, lines, tmp_path)
     assert "Resuming conversation 1" in second
     assert "user> What's pending?" in second
     assert 'Marked task 1 "Buy milk" as complete.' in second
+    assert 'Which one do you mean: 1 "Buy milk", 2 "Buy oat milk"?' in second
+    assert 'Deleted task 2 "Buy oat milk".' in second
     too_long = chat(database_url, user_id, "x" * 10_001 + "\n", tmp_path)
     assert "at most 10000 characters" in too_long
 
@@ -46,14 +49,15 @@ async def test_the_terminal_chat_keeps_history_between_runs(
             history = await MessageStore(session, user_id).latest(1)
     finally:
         await database.dispose()
-    assert [(m.seq, m.role.value) for m in history] == [
-        (1, "user"),
-        (2, "tool"),
-        (3, "assistant"),
-        (4, "user"),
-        (5, "tool"),
-        (6, "assistant"),
-        (7, "user"),
-        (8, "tool"),
-        (9, "assistant"),
-    ]
+    roles = " ".join(m.role.value for m in history)
+    assert roles == " ".join(
+        [
+            "user tool assistant",  # add
+            "user tool assistant",  # list
+            "user tool tool assistant",  # a look at the task, then complete
+            "user tool assistant",  # add
+            "user tool assistant",  # a look at the list, then the question
+            "user tool tool assistant",  # the answer: a look, then delete
+        ]
+    )
+    assert [m.seq for m in history] == list(range(1, 21))

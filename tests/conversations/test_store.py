@@ -170,8 +170,8 @@ async def test_rename_soft_delete_restore_and_hard_delete(session: AsyncSession)
         ({"role": "USER", "content": "hi"}, "role"),
         ({"role": "user", "content": "nul \x00"}, "content"),
         ({"role": "user", "content": "x" * 100_001}, "content"),
-        ({"role": "user", "content": "hi", "metadata": {"n": math.nan}}, "metadata"),
-        ({"role": "user", "content": "hi", "metadata": {"k": "nul \x00"}}, "metadata"),
+        ({"role": "user", "content": "hi", "metadata": {"n": math.nan}}, "metadata.n"),
+        ({"role": "user", "content": "hi", "metadata": {"k": ["nul \x00"]}}, "metadata.k.0"),
         ({"role": "user", "content": "hi", "metadata": ["not", "an", "object"]}, "metadata"),
         ({"role": "user", "content": "hi", "tool_calls": {"not": "a list"}}, "tool_calls"),
         ({"role": "user", "content": 42}, "content"),
@@ -249,3 +249,19 @@ async def test_any_unicode_text_round_trips_exactly(
     [message] = await s.messages.latest(conversation.id)
     stored = await s.conversations.get(conversation.id)
     assert (message.content, stored.title, stored.meta) == (content, title, {title: content})
+
+
+async def test_what_a_message_does_not_carry_is_sql_null_not_json_null(
+    session: AsyncSession,
+) -> None:
+    alice = await stores_of_new_user(session)
+    conversation = await alice.conversations.create()
+    await alice.messages.append(conversation.id, said("plain"))
+    nulls = await session.execute(
+        text(
+            "SELECT tool_calls IS NULL, tool_results IS NULL, metadata IS NULL FROM messages"
+            " WHERE user_id = :user"
+        ),
+        {"user": alice.user_id},
+    )
+    assert [tuple(row) for row in nulls] == [(True, True, True)]

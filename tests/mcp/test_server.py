@@ -138,6 +138,9 @@ async def test_a_mismatched_user_id_is_refused_and_a_matching_one_accepted(
         ({"title": 5}, "valid string"),
         ({}, "title: Field required"),
         ({"title": "t", "owner": "x"}, "owner"),
+        ({"title": "Buy \ud800 milk"}, "title: must not contain lone UTF-16 surrogates"),
+        ({"title": "t", "description": "\udfff"}, "description: must not contain lone UTF-16"),
+        ({"title": "   "}, "title: must not be blank"),
     ],
 )
 async def test_bad_arguments_are_a_tool_error_and_write_nothing(
@@ -148,6 +151,34 @@ async def test_bad_arguments_are_a_tool_error_and_write_nothing(
         assert result.is_error
         assert message in text(result)
         assert await call(client, "list_tasks") == []
+
+
+@pytest.mark.parametrize(
+    ("task_id", "message"),
+    [
+        (True, "task_id: Input should be a valid integer"),
+        ("1", "task_id: Input should be a valid integer"),
+        (1.0, "task_id: Input should be a valid integer"),
+        ([1], "task_id: Input should be a valid integer"),
+        (2**31, "task_id: Input should be less than or equal to 2147483647"),
+        (2**63, "task_id: Input should be less than or equal to 2147483647"),
+        (0, "task_id: Input should be greater than or equal to 1"),
+    ],
+    ids=str,
+)
+async def test_a_task_id_that_is_not_a_number_in_range_is_refused(
+    database: Database, task_id: object, message: str
+) -> None:
+    async with connected(database, await committed_user(database)) as client:
+        await call(client, "add_task", title="Call mom")
+        for name in ("complete_task", "delete_task", "update_task"):
+            extra = {"title": "Changed"} if name == "update_task" else {}
+            result = await client.call_tool(name, {"task_id": task_id, **extra})
+            assert result.is_error
+            assert message in text(result), text(result)
+        assert await call(client, "list_tasks") == [
+            {"id": 1, "title": "Call mom", "completed": False}
+        ]
 
 
 @asynccontextmanager
@@ -180,6 +211,31 @@ async def test_streamable_http_isolates_users(app: FastAPI, alice: ApiUser, bob:
         assert await call(mcp, "list_tasks") == []
         result = await mcp.call_tool("delete_task", {"task_id": 1, "user_id": alice.id})
         assert result.is_error
+
+
+async def test_streamable_http_refuses_loose_types_and_lone_surrogates(
+    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    async with over_http(app, alice.headers) as mcp:
+        await call(mcp, "add_task", title="Call mom")
+        result = await mcp.call_tool("complete_task", {"task_id": True})
+        assert result.is_error
+        assert "task_id: Input should be a valid integer" in text(result)
+    # No JSON encoder writes a lone surrogate; sent as written, the SDK's JSON parser refuses it.
+    raw = (
+        r'{"jsonrpc": "2.0", "id": 1, "method": "tools/call",'
+        r' "params": {"name": "add_task", "arguments": {"title": "\ud800"}}}'
+    )
+    headers = {
+        **alice.headers,
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
+    response = await client.post("/mcp", content=raw.encode(), headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700  # JSON-RPC's parse error
+    listed = await client.get(alice.url("/tasks"), headers=alice.headers)
+    assert [(task["title"], task["completed"]) for task in listed.json()] == [("Call mom", False)]
 
 
 @pytest.mark.parametrize(

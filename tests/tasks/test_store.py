@@ -147,13 +147,13 @@ async def test_tags_are_trimmed_and_deduplicated(session: AsyncSession) -> None:
 @pytest.mark.parametrize(
     ("data", "field", "rule"),
     [
-        ({"title": ""}, "title", "at least 1 character"),
-        ({"title": "   "}, "title", "at least 1 character"),
+        ({"title": ""}, "title", "must not be blank"),
+        ({"title": "   "}, "title", "must not be blank"),
         ({"title": "x" * 201}, "title", "at most 200 characters"),
         ({"title": "nul\x00byte"}, "title", "NUL"),
         ({"title": "t", "description": "x" * 1001}, "description", "at most 1000 characters"),
         ({"title": "t", "priority": "urgent"}, "priority", "'none', 'low', 'medium' or 'high'"),
-        ({"title": "t", "tags": [""]}, "tags.0", "at least 1 character"),
+        ({"title": "t", "tags": [""]}, "tags.0", "must not be blank"),
         ({"title": "t", "tags": [str(n) for n in range(21)]}, "tags", "at most 20 items"),
         ({"title": 5}, "title", "valid string"),
         ({"title": "t", "owner": "bob"}, "owner", "Extra inputs"),

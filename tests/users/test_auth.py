@@ -1,5 +1,6 @@
 """The authentication matrix, driven over HTTP against the real application."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -7,7 +8,7 @@ import json
 import secrets
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,13 @@ from todochat.config import Settings
 from todochat.db import Database
 from todochat.errors import NotFound
 from todochat.orm import utcnow
-from todochat.users.auth import LEEWAY_SECONDS
+from todochat.users.auth import (
+    JWKS_CACHE_SECONDS,
+    JWKS_REFETCH_COOLDOWN_SECONDS,
+    LEEWAY_SECONDS,
+    Authenticator,
+    Unauthenticated,
+)
 from todochat.users.models import User
 from todochat.users.store import UserStore
 
@@ -38,6 +45,9 @@ OTHER_SECRET = secrets.token_urlsafe(48)
 BEYOND_LEEWAY = timedelta(seconds=LEEWAY_SECONDS + 60)
 WITHIN_LEEWAY = timedelta(seconds=LEEWAY_SECONDS // 2)
 HMAC_HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+EC_CURVES = {"ES256": ec.SECP256R1(), "ES512": ec.SECP521R1()}
+# Every JSON type but a string, for token headers that must hold strings.
+NOT_STRINGS = [["HS256"], {"alg": "HS256"}, 256, 2.5, True, None]
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -61,22 +71,24 @@ def authorization(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _segment(data: dict[str, Any]) -> bytes:
+def _segment(data: object) -> bytes:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
 
 
-def by_hand(header: dict[str, Any], payload: dict[str, Any], hmac_key: bytes | None) -> str:
-    """A JWT made without PyJWT's key checks: HMAC as the header's alg names it, or unsigned."""
+def by_hand(header: object, payload: dict[str, Any], sign: Callable[[bytes], bytes] | None) -> str:
+    """A JWT made without PyJWT's checks: any header, signed by `sign` or unsigned."""
     payload = {
         name: int(value.timestamp()) if isinstance(value, datetime) else value
         for name, value in payload.items()
     }
     signing_input = _segment(header) + b"." + _segment(payload)
-    signature = b""
-    if hmac_key is not None:
-        digest = hmac.new(hmac_key, signing_input, HMAC_HASHES[header["alg"]]).digest()
-        signature = base64.urlsafe_b64encode(digest).rstrip(b"=")
+    signature = b"" if sign is None else base64.urlsafe_b64encode(sign(signing_input)).rstrip(b"=")
     return (signing_input + b"." + signature).decode()
+
+
+def with_hmac(key: bytes, algorithm: str = "HS256") -> Callable[[bytes], bytes]:
+    """Signs with HMAC under `algorithm` (HS256, HS384 or HS512)."""
+    return lambda data: hmac.new(key, data, HMAC_HASHES[algorithm]).digest()
 
 
 @dataclass(frozen=True)
@@ -102,16 +114,16 @@ class SigningKey:
 
 
 def new_key(algorithm: str, kid: str | None = None) -> SigningKey:
-    """A fresh key pair for `algorithm` (EdDSA, ES256 or RS256)."""
+    """A fresh key pair for `algorithm` (EdDSA, ES256, ES512, PS256 or RS256)."""
     kid = kid or f"{algorithm.lower()}-{secrets.token_hex(4)}"
     private: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     if algorithm == "EdDSA":
         private = ed25519.Ed25519PrivateKey.generate()
         jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
-    elif algorithm == "ES256":
-        private = ec.generate_private_key(ec.SECP256R1())
+    elif algorithm in EC_CURVES:
+        private = ec.generate_private_key(EC_CURVES[algorithm])
         jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
-    elif algorithm == "RS256":
+    elif algorithm in ("PS256", "RS256"):
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
     else:
@@ -123,11 +135,19 @@ def new_key(algorithm: str, kid: str | None = None) -> SigningKey:
 
 
 class JwksServer(ThreadingHTTPServer):
-    """A local stand-in for Better Auth's /api/auth/jwks, serving whatever keys it is given."""
+    """A local stand-in for Better Auth's /api/auth/jwks, serving whatever keys it is given.
+
+    It counts the fetches, and answers only while `open` is set (tests clear it to hold a fetch).
+    """
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _JwksHandler)
         self.document: dict[str, Any] = {"keys": []}
+        self.fetches = 0
+        self.fetched = threading.Event()
+        self.open = threading.Event()
+        self.open.set()
+        self._counting = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -138,11 +158,19 @@ class JwksServer(ThreadingHTTPServer):
         """Serve exactly these keys from now on."""
         self.document = {"keys": [key.jwk for key in keys]}
 
+    def count_fetch(self) -> None:
+        """Note that a client fetched the key set."""
+        with self._counting:
+            self.fetches += 1
+        self.fetched.set()
+
 
 class _JwksHandler(BaseHTTPRequestHandler):
     server: JwksServer
 
     def do_GET(self) -> None:
+        self.server.count_fetch()
+        self.server.open.wait(timeout=10)
         body = json.dumps(self.server.document).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -317,6 +345,57 @@ async def test_an_empty_bearer_token_is_refused(
     await assert_refused_write(client, alice, {"Authorization": value}, "send Authorization")
 
 
+# --- headers of the wrong JSON type -----------------------------------------------------------
+
+
+def wrong_headers(algorithm: str, kid: str | None) -> list[object]:
+    """Token headers that hold something other than a string where a string belongs."""
+    named = {} if kid is None else {"kid": kid}
+    return [
+        *({"alg": value, **named} for value in NOT_STRINGS),
+        *({"alg": algorithm, "kid": value} for value in NOT_STRINGS),
+        *({"alg": algorithm, **named, "crit": value} for value in [[], [1], "exp", {}, 1]),
+        *([], [algorithm], algorithm, 1, True, None),
+    ]
+
+
+@pytest.mark.parametrize("header", wrong_headers("HS256", None), ids=json.dumps)
+async def test_a_token_header_of_the_wrong_json_type_is_refused(
+    client: httpx.AsyncClient, alice: ApiUser, header: object
+) -> None:
+    # Signed with the right secret, so nothing but the header is wrong.
+    token = by_hand(header, claims(alice.id), with_hmac(SECRET.encode()))
+    await assert_refused_write(client, alice, authorization(token))
+
+
+@pytest.mark.parametrize("header", wrong_headers("EdDSA", "published"), ids=json.dumps)
+async def test_a_token_header_of_the_wrong_json_type_is_refused_with_a_jwks(
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, header: object
+) -> None:
+    key = new_key("EdDSA", kid="published")
+    jwks.publish(key)
+    good = ApiUser(alice.id, authorization(key.sign(claims(alice.id))))
+    assert isinstance(key.private, ed25519.Ed25519PrivateKey)
+    token = by_hand(header, claims(alice.id), key.private.sign)
+    await assert_refused_write(jwks_client, good, authorization(token))
+
+
+@pytest.mark.parametrize(
+    "header", [{"alg": ["HS256"]}, {"alg": {"HS256": 1}}, {"alg": "HS256", "kid": [1]}, ["HS256"]]
+)
+async def test_a_token_header_of_the_wrong_json_type_is_refused_by_chat_and_mcp(
+    client: httpx.AsyncClient, alice: ApiUser, header: object
+) -> None:
+    headers = authorization(by_hand(header, claims(alice.id), with_hmac(SECRET.encode())))
+    chat = await client.post(alice.url("/chat"), json={"message": "Hi"}, headers=headers)
+    assert_unauthenticated(chat)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    assert_unauthenticated(await client.post("/mcp", json=listing, headers=headers | accept))
+    conversations = await client.get(alice.url("/conversations"), headers=alice.headers)
+    assert conversations.json()["items"] == []
+
+
 # --- time claims ----------------------------------------------------------------------------
 
 
@@ -397,7 +476,7 @@ async def test_a_token_with_a_tampered_payload_is_refused(
 async def test_an_unsigned_alg_none_token_is_refused(
     client: httpx.AsyncClient, alice: ApiUser, algorithm: str
 ) -> None:
-    token = by_hand({"alg": algorithm, "typ": "JWT"}, claims(alice.id), hmac_key=None)
+    token = by_hand({"alg": algorithm, "typ": "JWT"}, claims(alice.id), sign=None)
     await assert_refused_write(client, alice, authorization(token), "not accepted")
 
 
@@ -406,7 +485,7 @@ async def test_a_token_signed_with_the_secret_under_another_hmac_is_refused(
     client: httpx.AsyncClient, alice: ApiUser, algorithm: str
 ) -> None:
     header = {"alg": algorithm, "typ": "JWT"}
-    token = by_hand(header, claims(alice.id), hmac_key=SECRET.encode())
+    token = by_hand(header, claims(alice.id), with_hmac(SECRET.encode(), algorithm))
     await assert_refused_write(client, alice, authorization(token), "not accepted")
 
 
@@ -542,7 +621,7 @@ async def test_a_token_with_another_or_no_issuer_or_audience_is_refused(
 # --- JWKS -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "RS256"])
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "ES512", "PS256", "RS256"])
 async def test_a_token_signed_by_a_published_key_is_accepted(
     jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, algorithm: str
 ) -> None:
@@ -575,7 +654,7 @@ async def test_an_hs256_token_keyed_with_the_published_rsa_public_key_is_refused
 ) -> None:
     key, good = signing_with_published_key(jwks, alice, "RS256")
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
-    confused = by_hand(header, claims(alice.id), hmac_key=key.public_pem())
+    confused = by_hand(header, claims(alice.id), with_hmac(key.public_pem()))
     await assert_refused_write(jwks_client, good, authorization(confused), "HS256")
 
 
@@ -654,6 +733,108 @@ async def test_a_token_signed_with_a_withdrawn_key_is_refused_after_rotation(
     assert_unauthenticated(await post_task(jwks_client, alice.id, authorization(old_token)))
     listed = await jwks_client.get(alice.url("/tasks"), headers=authorization(new_token))
     assert [task["id"] for task in listed.json()] == [1, 2]
+
+
+def with_unknown_kid(key: SigningKey, user: ApiUser) -> dict[str, str]:
+    """Headers with a token `key` signed, naming a key id that no JWKS has."""
+    return authorization(key.sign(claims(user.id), kid=f"junk-{secrets.token_hex(8)}"))
+
+
+async def test_junk_key_ids_from_many_clients_cost_one_fetch_per_cooldown(
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
+    assert jwks.fetches == 1
+
+    async def junk_client() -> list[int]:
+        return [
+            (await post_task(jwks_client, alice.id, with_unknown_kid(key, alice))).status_code
+            for _ in range(5)
+        ]
+
+    statuses = await asyncio.gather(*(junk_client() for _ in range(8)))
+    assert statuses == [[401] * 5] * 8
+    # The first unknown key id fetched the set again; the 39 others found the cooldown running.
+    assert jwks.fetches == 2
+    assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
+
+
+async def test_a_known_key_never_waits_for_a_refetch(
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
+    jwks.open.clear()
+    jwks.fetched.clear()
+    junk = asyncio.create_task(post_task(jwks_client, alice.id, with_unknown_kid(key, alice)))
+    try:
+        assert await asyncio.to_thread(jwks.fetched.wait, 5)  # the refetch is held open
+        assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
+        assert not junk.done()
+    finally:
+        jwks.open.set()
+    assert_unauthenticated(await junk)
+    listed = await jwks_client.get(alice.url("/tasks"), headers=good.headers)
+    assert [task["id"] for task in listed.json()] == [1, 2]
+
+
+class Clock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_rotated_in_key_is_fetched_again_once_the_cooldown_has_passed(
+    jwks: JwksServer, alice: ApiUser
+) -> None:
+    clock = Clock()
+    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
+    first, second, third = (new_key("EdDSA") for _ in range(3))
+    jwks.publish(first)
+    assert (await authenticator.verify(first.sign(claims(alice.id)))).user_id == alice.id
+    jwks.publish(first, second)
+    assert (await authenticator.verify(second.sign(claims(alice.id)))).user_id == alice.id
+    assert jwks.fetches == 2
+
+    jwks.publish(first, second, third)
+    with pytest.raises(Unauthenticated, match=third.kid):
+        await authenticator.verify(third.sign(claims(alice.id)))
+    assert jwks.fetches == 2
+
+    clock.now += JWKS_REFETCH_COOLDOWN_SECONDS
+    assert (await authenticator.verify(third.sign(claims(alice.id)))).user_id == alice.id
+    assert jwks.fetches == 3
+
+
+async def test_a_stale_key_set_is_refreshed_in_the_background(
+    jwks: JwksServer, alice: ApiUser
+) -> None:
+    clock = Clock()
+    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
+    old, new = new_key("EdDSA"), new_key("EdDSA")
+    jwks.publish(old)
+    await authenticator.verify(old.sign(claims(alice.id)))
+
+    jwks.publish(new)  # the old key is withdrawn
+    clock.now += JWKS_CACHE_SECONDS
+    jwks.open.clear()
+    jwks.fetched.clear()
+    try:
+        # The stale set still answers at once, and a refresh starts behind it.
+        assert (await authenticator.verify(old.sign(claims(alice.id)))).user_id == alice.id
+        assert await asyncio.to_thread(jwks.fetched.wait, 5)
+    finally:
+        jwks.open.set()
+    # A token for the new key waits for that refresh rather than starting another.
+    assert (await authenticator.verify(new.sign(claims(alice.id)))).user_id == alice.id
+    assert jwks.fetches == 2
+    with pytest.raises(Unauthenticated, match=old.kid):
+        await authenticator.verify(old.sign(claims(alice.id)))
 
 
 async def test_an_unreachable_jwks_is_a_503_not_a_verdict_on_the_token(

@@ -21,7 +21,15 @@ class HttpApi(Contender):
     def __init__(self, url: str, shape: Shape) -> None:
         super().__init__()
         secret = secrets.token_urlsafe(48)
-        self.app = create_app(Settings(_env_file=None, database_url=url, better_auth_secret=secret))
+        # The benchmark's one user writes far beyond any per-user budget: no limits here.
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            better_auth_secret=secret,
+            rate_limit_writes="",
+            rate_limit_chat="",
+        )
+        self.app = create_app(settings)
         token = issue_token(secret, TARGET_USER, lifetime=timedelta(hours=1))
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app),

@@ -4,6 +4,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 from agents import Agent, FunctionTool, Model, OpenAIChatCompletionsModel, RunConfig, Runner
 from agents.items import TResponseInputItem
@@ -88,16 +89,21 @@ class AgentsAssistant:
         )
 
     async def respond(
-        self, history: Sequence[Said], message: str, tools: TaskTools
+        self, history: Sequence[Said], message: str, tools: TaskTools, *, stream: bool
     ) -> AsyncIterator[str]:
-        """Run the agent on the history and message, streaming the text it writes."""
-        run = Runner.run_streamed(
-            self._agent,
-            model_input(history, message),
-            context=tools,
-            max_turns=MAX_TURNS,
-            run_config=RunConfig(tracing_disabled=True),
-        )
+        """Run the agent on the history and message: its text as the model writes it, if
+        `stream`, else whole (a plain completion costs less than parsing a stream)."""
+        items = model_input(history, message)
+        if not stream:
+            try:
+                result = await Runner.run(self._agent, items, **self._options(tools))
+            except Exception as error:
+                raise _unavailable(error) from error
+            if not result.final_output:
+                raise AssistantUnavailable("the model's answer was empty")
+            yield str(result.final_output)
+            return
+        run = Runner.run_streamed(self._agent, items, **self._options(tools))
         wrote = False
         try:
             async for event in run.stream_events():
@@ -107,9 +113,7 @@ class AgentsAssistant:
                     wrote = True
                     yield event.data.delta
         except Exception as error:
-            log.warning("the model failed", exc_info=True)
-            # The error's text may name the endpoint: only its kind reaches the person.
-            raise AssistantUnavailable(f"the model failed ({type(error).__name__})") from error
+            raise _unavailable(error) from error
         finally:
             run.cancel()
         if not wrote:
@@ -117,10 +121,23 @@ class AgentsAssistant:
                 raise AssistantUnavailable("the model's answer was empty")
             yield str(run.final_output)
 
+    def _options(self, tools: TaskTools) -> dict[str, Any]:
+        return {
+            "context": tools,
+            "max_turns": MAX_TURNS,
+            "run_config": RunConfig(tracing_disabled=True),
+        }
+
     async def close(self) -> None:
         """Close the model client's connections."""
         if self._client is not None:
             await self._client.close()
+
+
+def _unavailable(error: Exception) -> AssistantUnavailable:
+    log.warning("the model failed", exc_info=error)
+    # The error's text may name the endpoint: only its kind reaches the person.
+    return AssistantUnavailable(f"the model failed ({type(error).__name__})")
 
 
 def agents_assistant(settings: Settings) -> AgentsAssistant:

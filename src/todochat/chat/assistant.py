@@ -27,9 +27,12 @@ class Assistant(Protocol):
     """Answers a person's message, acting on their tasks only through `tools`."""
 
     def respond(
-        self, history: Sequence[Said], message: str, tools: TaskTools
+        self, history: Sequence[Said], message: str, tools: TaskTools, *, stream: bool
     ) -> AsyncIterator[str]:
-        """The answer to `message`, in pieces as it is written; calls are kept in `tools.calls`."""
+        """The answer to `message`: in pieces as it is written if `stream`, else in one piece.
+
+        The calls made are kept in `tools.calls`.
+        """
         ...
 
     async def close(self) -> None:

@@ -3,20 +3,14 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, utcnow
-from todochat.validation import MAX_NUMBER, NoNul
+from todochat.validation import StrictNumber, StrictText
 
 MAX_MESSAGE_CHARS = 10_000
-
-
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be blank")
-    return text
 
 
 class ChatRequest(BaseModel):
@@ -24,12 +18,11 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
+    conversation_id: StrictNumber | None = None
     message: Annotated[
         str,
         StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-        NoNul,
-        AfterValidator(_not_blank),
+        StrictText(visible=True),
     ]
 
 

@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_
 STREAM = "text/event-stream"
 
 
-def chat_service(request: Request) -> Chat:
-    """The application's chat turns."""
+async def chat_service(request: Request) -> Chat:
+    """The application's chat turns (async: a plain function would run in a thread)."""
     chat: Chat = request.app.state.chat
     return chat
 
@@ -55,10 +55,15 @@ async def chat(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response | ChatResponse:
     """Send a message to the assistant, which may act on the user's tasks."""
+    streaming = STREAM in request.headers.get("accept", "")
     turn = await chat.start(
-        user, body.message, conversation_id=body.conversation_id, key=idempotency_key
+        user,
+        body.message,
+        conversation_id=body.conversation_id,
+        key=idempotency_key,
+        stream=streaming,
     )
-    if STREAM in request.headers.get("accept", ""):
+    if streaming:
         return EventSourceResponse(_stream(turn), sep="\n", ping=15)
     return await turn.reply()
 

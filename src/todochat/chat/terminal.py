@@ -61,7 +61,7 @@ async def talk(settings: Settings, user_id: str, *, new: bool, console: Console)
             try:
                 request = parse(ChatRequest, {"message": line, "conversation_id": conversation})
                 turn = await chat.start(
-                    identity, request.message, conversation_id=request.conversation_id
+                    identity, request.message, conversation_id=request.conversation_id, stream=False
                 )
                 conversation = turn.conversation_id
                 reply = await turn.reply()

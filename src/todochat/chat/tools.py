@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.chat.models import ToolCallPublic
@@ -24,14 +24,15 @@ from todochat.tasks.models import (
     Title,
 )
 from todochat.tasks.store import TaskStore
-from todochat.validation import MAX_NUMBER, invalid, portable_json
+from todochat.validation import JsonObject, StrictNumber, invalid
 
-TaskNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER, description="The task's number")]
+TaskNumber = Annotated[StrictNumber, Field(description="The task's number")]
 UserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
 ]
 LIST_LIMIT = 200
+_STORABLE = TypeAdapter(JsonObject)
 
 
 class ToolError(Exception):
@@ -281,8 +282,8 @@ def _arguments(arguments: Mapping[str, Any] | str) -> dict[str, Any]:
         parsed = None
     if not isinstance(parsed, dict):
         raise ToolError("I couldn't do that: the arguments were not a JSON object.")
-    try:
-        portable_json(parsed)  # the call's record must be storable, whatever a model wrote
-    except ValueError as error:
-        raise ToolError(f"I couldn't do that: the arguments {error}.") from None
+    try:  # the call's record must be storable, whatever a model wrote
+        _STORABLE.validate_python(parsed)
+    except ValidationError as error:
+        raise ToolError(f"I couldn't do that: {invalid(error)}.") from None
     return parsed

@@ -15,6 +15,7 @@ from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
 from todochat.errors import Invalid, TurnFailed
 from todochat.orm import utcnow
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 
@@ -99,10 +100,19 @@ class RunningTurn:
 
 
 @dataclass(frozen=True)
+class _Asked:
+    user_id: str
+    message: str
+    conversation_id: int | None
+    key: str | None
+    stream: bool
+    reply_key: str | None = None  # the key to store the answer under
+
+
+@dataclass(frozen=True)
 class _Opened:
     conversation_id: int
-    message: str  # the person's, which the turn answers
-    history: list[Said]  # what came before it
+    history: list[Said]
     until: datetime  # the turn's claim on the conversation
 
 
@@ -117,12 +127,19 @@ class Chat:
     """
 
     def __init__(
-        self, database: Database, assistant: Assistant, users: KnownUsers, *, deadline: float
+        self,
+        database: Database,
+        assistant: Assistant,
+        users: KnownUsers,
+        *,
+        deadline: float,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._database = database
         self._assistant = assistant
         self._users = users
         self._deadline = deadline
+        self._rate_limits = rate_limits
         self._running: set[asyncio.Task[None]] = set()
 
     async def start(
@@ -132,17 +149,21 @@ class Chat:
         *,
         conversation_id: int | None = None,
         key: str | None = None,
+        stream: bool = True,
     ) -> RunningTurn:
-        """Store the message and set the assistant answering it.
+        """Store the message and set the assistant answering it (piece by piece if `stream`).
 
         Raises before anything runs: `NotFound` for no such conversation, `TurnInProgress`
-        while another turn holds it, `Invalid` for a key reused on another request.
+        while another turn holds it, `Invalid` for a key reused on another request,
+        `RateLimited` when the user has spent their budget of turns (only turns that would run
+        spend it: not a retry answered again, nor a refused one).
         """
         await self._users.ensure(identity)
-        opened = await self._open(identity.user_id, message, conversation_id, key, self._until())
+        asked = _Asked(identity.user_id, message, conversation_id, key, stream)
+        opened = await self._open(asked, until=self._until())
         if isinstance(opened, Answer):
             return RunningTurn.replayed(opened)
-        return self._run(identity.user_id, opened, key=key)
+        return self._run(asked, opened)
 
     async def answer(
         self, identity: Identity, conversation_id: int, seq: int, *, reply_key: str | None = None
@@ -152,27 +173,22 @@ class Chat:
         For a client that stores the person's messages itself, and to answer one again. The
         answer is stored under `reply_key`, if given. Raises before anything runs: `NotFound`
         for no such conversation or message, `TurnInProgress` while another turn holds the
-        conversation, `Invalid` for a message that is not a person's.
+        conversation, `Invalid` for a message that is not a person's, `RateLimited` when the
+        user has spent their budget of turns.
         """
         await self._users.ensure(identity)
         user_id = identity.user_id
-        opened = await self._open_stored(user_id, conversation_id, seq, self._until())
-        return self._run(user_id, opened, reply_key=reply_key)
+        message, opened = await self._open_stored(user_id, conversation_id, seq, self._until())
+        asked = _Asked(user_id, message, conversation_id, None, stream=True, reply_key=reply_key)
+        return self._run(asked, opened)
 
     def _until(self) -> datetime:
         deadline = timedelta(seconds=self._deadline)
         return utcnow() + deadline + min(deadline, FINISH_GRACE)
 
-    def _run(
-        self,
-        user_id: str,
-        opened: _Opened,
-        *,
-        key: str | None = None,
-        reply_key: str | None = None,
-    ) -> RunningTurn:
+    def _run(self, asked: _Asked, opened: _Opened) -> RunningTurn:
         events: asyncio.Queue[Event] = asyncio.Queue()
-        task = asyncio.create_task(self._answer(user_id, key, reply_key, opened, events))
+        task = asyncio.create_task(self._answer(asked, opened, events))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return RunningTurn(opened.conversation_id, events)
@@ -186,18 +202,12 @@ class Chat:
             await asyncio.gather(*late, return_exceptions=True)
         await self._assistant.close()
 
-    async def _open(
-        self,
-        user_id: str,
-        message: str,
-        conversation_id: int | None,
-        key: str | None,
-        until: datetime,
-    ) -> _Opened | Answer:
+    async def _open(self, asked: _Asked, *, until: datetime) -> _Opened | Answer:
+        user_id, message, conversation_id = asked.user_id, asked.message, asked.conversation_id
         async with self._database.transaction(user_id) as session:
-            if key is not None:
+            if asked.key is not None:
                 request = fingerprint(conversation_id=conversation_id, message=message)
-                first = await IdempotencyKeys(session, user_id).claim(key, request, until)
+                first = await IdempotencyKeys(session, user_id).claim(asked.key, request, until)
                 if first is not None:
                     return first
             conversations = ConversationStore(session, user_id)
@@ -209,12 +219,14 @@ class Chat:
             else:
                 await conversations.claim_turn(conversation_id, until)
                 earlier = await messages.latest(conversation_id, HISTORY_WINDOW)
+            if self._rate_limits is not None:  # refused: the transaction takes nothing
+                await self._rate_limits.spend("chat turns", user_id)
             await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
-        return _Opened(conversation_id, message, _window(earlier), until)
+        return _Opened(conversation_id, _window(earlier), until)
 
     async def _open_stored(
         self, user_id: str, conversation_id: int, seq: int, until: datetime
-    ) -> _Opened:
+    ) -> tuple[str, _Opened]:
         async with self._database.transaction(user_id) as session:
             await ConversationStore(session, user_id).claim_turn(conversation_id, until)
             messages = MessageStore(session, user_id)
@@ -222,20 +234,15 @@ class Chat:
             if person.role is not Role.USER:
                 raise Invalid.field("seq", "is not a person's message")
             earlier = await messages.before(conversation_id, seq, HISTORY_WINDOW)
-        return _Opened(conversation_id, person.content, _window(earlier), until)
+            if self._rate_limits is not None:  # refused: the transaction takes nothing
+                await self._rate_limits.spend("chat turns", user_id)
+        return person.content, _Opened(conversation_id, _window(earlier), until)
 
-    async def _answer(
-        self,
-        user_id: str,
-        key: str | None,
-        reply_key: str | None,
-        opened: _Opened,
-        events: "asyncio.Queue[Event]",
-    ) -> None:
+    async def _answer(self, asked: _Asked, opened: _Opened, events: "asyncio.Queue[Event]") -> None:
         number = opened.conversation_id
         tools = TaskTools(
             self._database,
-            user_id,
+            asked.user_id,
             conversation_id=number,
             on_call=lambda call: events.put_nowait(ToolRan(call)),
         )
@@ -244,7 +251,7 @@ class Chat:
             try:
                 async with asyncio.timeout(self._deadline):
                     async for piece in self._assistant.respond(
-                        opened.history, opened.message, tools
+                        opened.history, asked.message, tools, stream=asked.stream
                     ):
                         # PostgreSQL text cannot hold NUL; what a person sees is what is stored.
                         pieces.append(piece.replace("\x00", "\ufffd"))
@@ -252,13 +259,13 @@ class Chat:
             except Exception as error:
                 reason = _reason(error, self._deadline)
                 notice = MessageCreate(
-                    key=reply_key,
+                    key=asked.reply_key,
                     role=Role.ASSISTANT,
                     content=NOTICE,
                     metadata={"error": "assistant_unavailable", "detail": reason},
                 )
                 failure = Answer(502, {"reason": reason}, number)
-                await self._finish(user_id, opened, key, notice, failure)
+                await self._finish(asked, opened, notice, failure)
                 events.put_nowait(Failed(TurnFailed(number, reason)))
                 return
             reply = ChatResponse(
@@ -266,10 +273,8 @@ class Chat:
                 response="".join(pieces),
                 tool_calls=[call.public() for call in tools.calls],
             )
-            answer = MessageCreate(key=reply_key, role=Role.ASSISTANT, content=reply.response)
-            await self._finish(
-                user_id, opened, key, answer, Answer(200, reply.model_dump(), number)
-            )
+            answer = MessageCreate(key=asked.reply_key, role=Role.ASSISTANT, content=reply.response)
+            await self._finish(asked, opened, answer, Answer(200, reply.model_dump(), number))
             events.put_nowait(Answered(reply))
         except Exception as error:  # storing failed; the claim expires on its own
             log.exception("a chat turn could not store its answer")
@@ -279,14 +284,14 @@ class Chat:
             raise
 
     async def _finish(
-        self, user_id: str, opened: _Opened, key: str | None, said: MessageCreate, answer: Answer
+        self, asked: _Asked, opened: _Opened, said: MessageCreate, answer: Answer
     ) -> None:
+        user_id, number = asked.user_id, opened.conversation_id
         async with self._database.transaction(user_id) as session:
-            number = opened.conversation_id
             await MessageStore(session, user_id).append(number, [said])
             await ConversationStore(session, user_id).release_turn(number, opened.until)
-            if key is not None:
-                await IdempotencyKeys(session, user_id).settle(key, answer)
+            if asked.key is not None:
+                await IdempotencyKeys(session, user_id).settle(asked.key, answer)
 
 
 def _reason(error: Exception, deadline: float) -> str:

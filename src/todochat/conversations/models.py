@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, fu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import JsonList, JsonObject, NoNul
+from todochat.validation import JsonList, JsonObject, StrictText
 
 MAX_CONTENT_CHARS = 100_000
 MAX_KEY_CHARS = 255
@@ -130,11 +130,13 @@ def _unnumbered(pattern: re.Pattern[str], kind: str) -> AfterValidator:
 
 
 # Keys are names, compared exactly: no trimming.
-_Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS), NoNul]
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS), StrictText()]
 ConversationKey = Annotated[_Key, _unnumbered(NUMBERED_CONVERSATION, "conversation")]
 MessageKey = Annotated[_Key, _unnumbered(NUMBERED_MESSAGE, "message")]
 ConversationTitle = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    StrictText(visible=True),
 ]
 
 
@@ -179,7 +181,7 @@ class MessageCreate(BaseModel):
 
     key: MessageKey | None = None
     role: Role
-    content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), NoNul]
+    content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS), StrictText()]
     tool_calls: JsonList | None = None
     tool_results: JsonList | None = None
     metadata: JsonObject | None = None

@@ -16,7 +16,7 @@ from todochat.conversations.models import (
 from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
-from todochat.validation import MAX_NUMBER
+from todochat.validation import MAX_NUMBER, Text
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
@@ -59,9 +59,9 @@ Messages = Annotated[MessageStore, Depends(message_store)]
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
     key: Annotated[
-        str | None,
+        Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
     ] = None,
 ) -> ConversationPage:

@@ -4,7 +4,7 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
 from todochat.users.store import UserStore
+from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
 
@@ -61,12 +62,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """The position an `encode_cursor` cursor points at."""
     try:
         stamp, number = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        position = datetime.fromisoformat(stamp), int(number)
-    except (ValueError, UnicodeError, binascii.Error):
+        updated_at, conversation_id = datetime.fromisoformat(stamp), int(number)
+        if updated_at.tzinfo is None or not 1 <= conversation_id <= MAX_NUMBER:
+            raise ValueError(cursor)
+        # In UTC, as stored; a time at the edge of the calendar overflows here, not in a driver.
+        return updated_at.astimezone(UTC), conversation_id
+    except (ValueError, UnicodeError, binascii.Error, OverflowError):
         raise Invalid.field("cursor", "is not a cursor this server issued") from None
-    if position[0].tzinfo is None:
-        raise Invalid.field("cursor", "is not a cursor this server issued")
-    return position
 
 
 _LIVE = select(*(getattr(Conversation, field) for field in ConversationView._fields)).where(

@@ -31,7 +31,7 @@ from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageSto
 from todochat.db import Database
 from todochat.errors import Conflict, Invalid, NotFound
 from todochat.users.store import UserStore
-from todochat.validation import parse, storable_json
+from todochat.validation import parse, storable
 
 Item = dict[str, Any]
 # The metadata entry holding the exact items a message stands for.
@@ -108,7 +108,7 @@ class TodochatSession:
         """Append `items`, each pair of a call and its output as one message."""
         if not items:
             return
-        batch = [_storable(item) for item in items]
+        batch = [_storable(index, item) for index, item in enumerate(items)]
         said = [_message(group, _calls(batch)) for group in _groups(batch)]
         async with self._database.transaction(self.user_id) as session:
             number = await self._writable(session, said)
@@ -173,13 +173,10 @@ class _SessionId(BaseModel):
     session_id: ConversationKey
 
 
-def _storable(item: Mapping[str, Any]) -> Item:
+def _storable(index: int, item: Mapping[str, Any]) -> Item:
     if not isinstance(item, Mapping):
-        raise Invalid.field("items", "must be objects")
-    try:
-        storable_json(item)
-    except ValueError as error:
-        raise Invalid.field("items", str(error)) from None
+        raise Invalid.field(f"items.{index}", "must be an object")
+    storable(item, f"items.{index}")
     return dict(item)
 
 

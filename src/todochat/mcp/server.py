@@ -9,11 +9,14 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
 from todochat.chat.tools import TOOLS, TaskTools, ToolError
+from todochat.ratelimit import RateLimited, RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 
 Context = ServerRequestContext[Any, Any]
 IDENTITY = "todochat_identity"
+# Every other tool changes tasks, and so spends from the user's budget of writes.
+READ_ONLY_TOOLS = frozenset({"list_tasks"})
 
 
 def fixed_identity(identity: Identity) -> Callable[[Context], Identity]:
@@ -31,9 +34,12 @@ def request_identity(context: Context) -> Identity:
 
 
 def build_server(
-    users: Callable[[], KnownUsers], identify: Callable[[Context], Identity]
+    users: Callable[[], KnownUsers],
+    identify: Callable[[Context], Identity],
+    rate_limits: Callable[[], RateLimits] | None = None,
 ) -> Server[Any]:
-    """A server whose tools act, each in its own transaction, for the user `identify` names."""
+    """A server whose tools act, each in its own transaction, for the user `identify` names
+    (within their budget of writes, when `rate_limits` gives one)."""
 
     async def list_tools(
         _: Context, __: types.PaginatedRequestParams | None
@@ -50,10 +56,12 @@ def build_server(
     ) -> types.CallToolResult:
         try:
             identity = identify(context)
+            if rate_limits is not None and params.name not in READ_ONLY_TOOLS:
+                await rate_limits().spend("writes", identity.user_id)
+        except RateLimited as error:
+            return _refusal(f"Too many changes at once: try again in {error.retry_after} seconds.")
         except ToolError as error:
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=str(error))], is_error=True
-            )
+            return _refusal(str(error))
         known = users()
         await known.ensure(identity)
         tools = TaskTools(known.database, identity.user_id)
@@ -61,12 +69,10 @@ def build_server(
             await tools.call(params.name, params.arguments or {})
         call = tools.calls[-1]
         if call.error is not None:
-            text = [types.TextContent(type="text", text=call.error)]
-            return types.CallToolResult(content=text, is_error=True)
-        text = [types.TextContent(type="text", text=call.output())]
+            return _refusal(call.error)
         result = call.result
         return types.CallToolResult(
-            content=text,
+            content=[types.TextContent(type="text", text=call.output())],
             # Structured content is an object; a list travels under "result".
             structured_content=result if isinstance(result, dict) else {"result": result},
         )
@@ -77,4 +83,10 @@ def build_server(
         " and update tasks. Tasks are numbered 1, 2, 3… per user.",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+    )
+
+
+def _refusal(sentence: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=sentence)], is_error=True
     )

@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -16,7 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, func, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import NoNul
+from todochat.validation import StrictText, never_null
 
 MAX_TAGS = 20
 
@@ -103,10 +104,16 @@ def _distinct(tags: list[str]) -> list[str]:
 
 
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StrictText(visible=True),
 ]
-Description = Annotated[str, StringConstraints(max_length=1000), NoNul]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NoNul]
+Description = Annotated[str, StringConstraints(max_length=1000), StrictText()]
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    StrictText(visible=True),
+]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
 
 
@@ -130,11 +137,11 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    title: Title | None = Field(default=None, json_schema_extra=never_null)
     description: Description | None = None
-    priority: Priority | None = None
-    tags: Tags | None = None
-    completed: bool | None = None
+    priority: Priority | None = Field(default=None, json_schema_extra=never_null)
+    tags: Tags | None = Field(default=None, json_schema_extra=never_null)
+    completed: StrictBool | None = Field(default=None, json_schema_extra=never_null)
 
     @model_validator(mode="after")
     def _required_fields_are_not_cleared(self) -> "TaskUpdate":
@@ -164,7 +171,9 @@ class TaskQuery(BaseModel):
     status: Status = Status.ALL
     priority: Priority | None = None
     tag: Tag | None = None
-    search: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] | None = None
+    search: Annotated[str, StringConstraints(min_length=1, max_length=200), StrictText()] | None = (
+        None
+    )
     sort: SortKey = SortKey.ID
     order: Order = Order.ASC
     limit: int = Field(default=50, ge=1, le=200)

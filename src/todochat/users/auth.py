@@ -1,7 +1,10 @@
 """Bearer tokens compatible with Better Auth: HS256 with the shared secret, or keys from a JWKS."""
 
 import asyncio
+import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,10 +17,14 @@ from todochat.db import sqlite_path
 from todochat.orm import utcnow
 from todochat.users.models import UserProfile
 
-ASYMMETRIC = frozenset({"EdDSA", "ES256", "RS256"})
+# The algorithms Better Auth's JWT plugin signs with (EdDSA is its default).
+ASYMMETRIC = frozenset({"EdDSA", "ES256", "ES512", "PS256", "RS256"})
 JWKS_CACHE_SECONDS = 300
+JWKS_REFETCH_COOLDOWN_SECONDS = 60
 JWKS_TIMEOUT_SECONDS = 5
 LEEWAY_SECONDS = 30
+
+log = logging.getLogger("todochat.auth")
 
 
 class Unauthenticated(Exception):
@@ -40,6 +47,76 @@ class Identity:
     profile: UserProfile
 
 
+class KeySet:
+    """The signing keys a JWKS publishes, by key id, fetched without ever holding up a known key.
+
+    The set is fetched on first use and refreshed in the background once it is older than
+    `lifespan`. A key id it lacks triggers one more fetch (a rotated-in key works at once, and
+    the fetch drops withdrawn keys), but at most once per `cooldown`: tokens with made-up key
+    ids cannot make the server fetch the JWKS for each of them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lifespan: float = JWKS_CACHE_SECONDS,
+        cooldown: float = JWKS_REFETCH_COOLDOWN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS)
+        self._lifespan = lifespan
+        self._cooldown = cooldown
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] | None = None
+        self._fetched_at = self._refetched_at = -float("inf")
+        self._fetching: asyncio.Task[dict[str, jwt.PyJWK]] | None = None
+
+    async def key(self, kid: str) -> jwt.PyJWK:
+        """The published key `kid`, or `PyJWKClientError` when the JWKS has none by that id."""
+        now = self._clock()
+        keys = self._keys
+        if keys is None:
+            keys = await self._fetch()
+        elif now - self._fetched_at >= self._lifespan:
+            self._start_fetch(background=True)
+        key = keys.get(kid)
+        if key is None:
+            if self._fetching is None and now - self._refetched_at >= self._cooldown:
+                self._refetched_at = now
+                self._start_fetch()
+            if self._fetching is not None:
+                key = (await self._fetch()).get(kid)
+        if key is None:
+            raise jwt.PyJWKClientError(f"the JWKS has no signing key {kid!r}")
+        return key
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+        # Every waiter shares one fetch; one waiter giving up does not cancel it for the rest.
+        return await asyncio.shield(self._fetching or self._start_fetch())
+
+    def _start_fetch(self, *, background: bool = False) -> asyncio.Task[dict[str, jwt.PyJWK]]:
+        if self._fetching is not None:
+            return self._fetching
+        self._fetched_at = self._clock()
+        fetching = self._fetching = asyncio.create_task(self._download())
+
+        def done(task: asyncio.Task[dict[str, jwt.PyJWK]]) -> None:
+            self._fetching = None
+            error = None if task.cancelled() else task.exception()
+            if background and error is not None:
+                log.warning("refreshing the JWKS failed; keeping the keys it had: %s", error)
+
+        fetching.add_done_callback(done)
+        return fetching
+
+    async def _download(self) -> dict[str, jwt.PyJWK]:
+        # PyJWKClient fetches with urllib; keep that off the event loop.
+        found = await asyncio.to_thread(self._client.get_signing_keys, True)
+        self._keys = {key.key_id: key for key in found if key.key_id is not None}
+        return self._keys
+
+
 class Authenticator:
     """Verifies tokens; the algorithm is chosen by the configured key, never by the token."""
 
@@ -50,30 +127,21 @@ class Authenticator:
         jwks_url: str | None = None,
         issuer: str | None = None,
         audience: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if secret is None and jwks_url is None:
             raise ValueError("configure BETTER_AUTH_SECRET or BETTER_AUTH_JWKS_URL")
         self._secret = secret
-        self._jwks = (
-            # The key set is cached, and fetched again whenever a token names a key it lacks:
-            # a rotated-in key works at once, and a withdrawn key stops working at once.
-            jwt.PyJWKClient(
-                jwks_url,
-                lifespan=JWKS_CACHE_SECONDS,
-                timeout=JWKS_TIMEOUT_SECONDS,
-                cooldown_duration=0,
-            )
-            if jwks_url
-            else None
-        )
+        self._jwks = KeySet(jwks_url, clock=clock) if jwks_url else None
         self._issuer = issuer
         self._audience = audience
 
     async def verify(self, token: str) -> Identity:
         """The identity `token` proves, or `Unauthenticated` saying why not."""
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
-            key, algorithms = await self._key_for(token, algorithm)
+            # A JSON object whose `kid`, if any, is a string; PyJWT checks that much.
+            header = jwt.get_unverified_header(token)
+            key, algorithms = await self._key_for(header)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
@@ -98,12 +166,17 @@ class Authenticator:
             profile = UserProfile()
         return Identity(subject, profile)
 
-    async def _key_for(self, token: str, algorithm: object) -> tuple[Any, list[str]]:
+    async def _key_for(self, header: dict[str, Any]) -> tuple[Any, list[str]]:
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise jwt.InvalidAlgorithmError("the token's alg header is not a string")
         if algorithm == "HS256" and self._secret is not None:
             return self._secret, ["HS256"]
         if algorithm in ASYMMETRIC and self._jwks is not None:
-            # PyJWKClient fetches with urllib; keep that off the event loop.
-            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            kid = header.get("kid")
+            if kid is None:
+                raise jwt.InvalidTokenError("the token names no signing key (kid)")
+            signing_key = await self._jwks.key(kid)
             if signing_key.algorithm_name not in ASYMMETRIC:
                 raise jwt.InvalidAlgorithmError("the JWKS key's algorithm is not accepted")
             return signing_key.key, [signing_key.algorithm_name]

@@ -8,7 +8,7 @@ from sqlalchemy import String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from todochat.orm import Base, utcnow
-from todochat.validation import NoNul
+from todochat.validation import StrictText
 
 
 class User(Base):
@@ -29,10 +29,11 @@ class User(Base):
 class UserProfile(BaseModel):
     """What a token may say about its user."""
 
-    email: Annotated[str, StringConstraints(max_length=320), NoNul] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul] | None = (
-        None
-    )
+    email: Annotated[str, StringConstraints(max_length=320), StrictText()] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), StrictText()]
+        | None
+    ) = None
 
 
 class UserPublic(UserProfile):

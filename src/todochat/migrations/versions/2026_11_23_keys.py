@@ -1,7 +1,7 @@
 """Keys: names callers give conversations (per user) and messages (per conversation).
 
 Revision ID: 2026_11_23_keys
-Revises: 2026_11_23_chat_turns
+Revises: 2026_11_23_json_nulls
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2026_11_23_keys"
-down_revision: str | None = "2026_11_23_chat_turns"
+down_revision: str | None = "2026_11_23_json_nulls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
