@@ -187,13 +187,19 @@ def bob() -> ApiUser:
 
 
 async def say(
-    client: httpx.AsyncClient, user: ApiUser, message: str, conversation_id: int | None = None
+    client: httpx.AsyncClient,
+    user: ApiUser,
+    message: str,
+    conversation_id: int | None = None,
+    *,
+    stream: bool = False,
 ) -> httpx.Response:
-    """Send `message` to the chat endpoint as `user`."""
+    """Send `message` to the chat endpoint as `user`, asking for SSE if `stream`."""
+    accept = {"Accept": "text/event-stream"} if stream else {}
     return await client.post(
         user.url("/chat"),
         json={"conversation_id": conversation_id, "message": message},
-        headers=user.headers,
+        headers={**user.headers, **accept},
     )
 
 

@@ -320,16 +320,6 @@ def sse(text: str) -> list[tuple[str, Any]]:
     return events
 
 
-async def streamed(
-    client: httpx.AsyncClient, user: ApiUser, message: str, conversation: int | None = None
-) -> httpx.Response:
-    return await client.post(
-        user.url("/chat"),
-        json={"message": message, "conversation_id": conversation},
-        headers={**user.headers, "Accept": "text/event-stream"},
-    )
-
-
 def check_stream(events: list[tuple[str, Any]], stored_answer: str) -> dict[str, Any]:
     """The stream's `done` body, once its order and pieces are checked against the store."""
     names = [name for name, _ in events]
@@ -349,7 +339,7 @@ async def test_the_agents_sdk_answer_streams_in_order_and_matches_what_is_stored
     database_url: str, model: ModelServer, alice: ApiUser
 ) -> None:
     async with serving(database_url, model) as (_, client):
-        response = await streamed(client, alice, "add buy milk")
+        response = await say(client, alice, "add buy milk", stream=True)
         messages = await stored(client, alice, 1)
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse(response.text)
@@ -361,7 +351,7 @@ async def test_the_agents_sdk_answer_streams_in_order_and_matches_what_is_stored
 async def test_the_offline_answer_streams_in_order_and_matches_what_is_stored(
     client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    response = await streamed(client, alice, "Add a task to buy groceries")
+    response = await say(client, alice, "Add a task to buy groceries", stream=True)
     done = sse(response.text)[-1][1]
     messages = await stored(client, alice, done["conversation_id"])
     done = check_stream(sse(response.text), messages[-1]["content"])
@@ -373,7 +363,7 @@ async def test_a_model_failure_streams_an_error_event(
 ) -> None:
     model.behaviour = Behaviour(failure="500")
     async with serving(database_url, model) as (_, client):
-        response = await streamed(client, alice, "hello")
+        response = await say(client, alice, "hello", stream=True)
     events = sse(response.text)
     assert [name for name, _ in events] == ["conversation", "error"]
     assert events[1][1]["error"] == "assistant_unavailable"
@@ -386,7 +376,7 @@ async def test_a_busy_conversation_refuses_a_stream_with_a_plain_409(
     async with serving(database_url, model) as (_, client):
         first = asyncio.create_task(say(client, alice, "add buy milk"))
         await until(lambda: len(model.requests) == 1)
-        busy = await streamed(client, alice, "hello", 1)
+        busy = await say(client, alice, "hello", 1, stream=True)
         gate.set()
         await first
     assert busy.status_code == 409

@@ -16,7 +16,8 @@ from todochat.db import describe, sqlite_path
 bench = typer.Typer(help="Benchmarks on an empty DATABASE_URL.", no_args_is_help=True)
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
-Tiny = Annotated[bool, typer.Option(help="A tiny dataset, to check the benchmark runs.")]
+Tiny = Annotated[bool, typer.Option(help="A tiny run, to check the benchmark works.")]
+Out = Annotated[Path, typer.Option(help="Folder for the results.")]
 
 
 @bench.command()
@@ -45,9 +46,7 @@ def seed(
 def run(
     factors: Annotated[str, typer.Option(help="Dataset sizes, as multiples of 1x.")] = "1,10,100",
     iterations: Annotated[int, typer.Option(help="Timed calls per operation.", min=20)] = 200,
-    out: Annotated[Path, typer.Option(help="Folder for the JSON and the plot.")] = Path(
-        "bench-results"
-    ),
+    out: Out = Path("bench-results"),
     tiny: Tiny = False,
 ) -> None:
     """Seed an empty database size by size, timing todochat, the bare driver and others."""
@@ -80,9 +79,7 @@ def chat_turns(
     ] = "1,10,100",
     think: Annotated[float, typer.Option(help="Seconds the model takes per call.", min=0)] = 1.0,
     rounds: Annotated[int, typer.Option(help="Times each crowd sends its messages.", min=2)] = 3,
-    out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown.")] = Path(
-        "bench-results"
-    ),
+    out: Out = Path("bench-results"),
     tiny: Tiny = False,
 ) -> None:
     """Chat turns by many people at once, against a local model that takes THINK s per call."""

@@ -20,7 +20,8 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
+    # In place, never by copying the table: on SQLite a copy's DROP would cascade to messages.
+    with op.batch_alter_table("conversations", recreate="never") as batch:
         batch.add_column(sa.Column("turn_until", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "idempotency_keys",
@@ -43,5 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("idempotency_keys")
-    with op.batch_alter_table("conversations") as batch:
+    with op.batch_alter_table("conversations", recreate="never") as batch:
         batch.drop_column("turn_until")
