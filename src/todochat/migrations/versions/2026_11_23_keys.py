@@ -15,8 +15,8 @@ down_revision: str | None = "2026_11_23_json_nulls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Unique indexes, and columns added and dropped in place: on SQLite a batch that copied these
-# tables would drop the originals, and the drop of a referenced table cascades to its rows.
+# Uniqueness as unique indexes, and every change in place, never by copying the table: on
+# SQLite a copy's DROP of `conversations` would cascade to every message.
 KEYS = {
     "conversations": ("uq_conversations_user_key", ["user_id", "key"]),
     "messages": ("uq_messages_conversation_key", ["user_id", "conversation_id", "key"]),
@@ -25,12 +25,13 @@ KEYS = {
 
 def upgrade() -> None:
     for table, (index, columns) in KEYS.items():
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, recreate="never") as batch:
             batch.add_column(sa.Column("key", sa.String(255), nullable=True))
             batch.create_index(index, columns, unique=True)
 
 
 def downgrade() -> None:
     for table, (index, _) in KEYS.items():
-        op.drop_index(index, table_name=table)
-        op.drop_column(table, "key")
+        with op.batch_alter_table(table, recreate="never") as batch:
+            batch.drop_index(index)
+            batch.drop_column("key")
