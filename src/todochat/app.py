@@ -21,6 +21,7 @@ from todochat.db import Database
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext
+from todochat.search.routes import router as search_router
 from todochat.tasks.routes import router as tasks_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)
+    app.include_router(search_router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])

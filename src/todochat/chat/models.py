@@ -19,18 +19,21 @@ def _not_blank(text: str) -> str:
     return text
 
 
+PersonMessage = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
+    NoNul,
+    AfterValidator(_not_blank),
+]
+
+
 class ChatRequest(BaseModel):
     """A person's message, in a conversation or starting a new one."""
 
     model_config = ConfigDict(extra="forbid")
 
     conversation_id: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
-    message: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-        NoNul,
-        AfterValidator(_not_blank),
-    ]
+    message: PersonMessage
 
 
 class ToolCallPublic(BaseModel):
