@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     openai_max_retries: Annotated[int, Field(ge=0)] = 2
     # A whole chat turn (every model call and tool call in it) ends with a 502 after this long.
     chat_turn_timeout: Annotated[float, Field(gt=0)] = 120
+    # When set, `serve` deletes for good what was soft-deleted more than this many days ago.
+    retention_days: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("better_auth_secret")
     @classmethod

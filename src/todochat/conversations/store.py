@@ -32,6 +32,13 @@ def _check_limit(limit: int) -> None:
         raise Invalid.field("limit", f"must be between 1 and {MAX_PAGE}")
 
 
+class Purged(NamedTuple):
+    """What a purge deleted for good."""
+
+    conversations: int = 0
+    messages: int = 0
+
+
 class ConversationPage(NamedTuple):
     """Conversations, most recent first, and the cursor of the page after them (None at the end)."""
 
@@ -243,6 +250,40 @@ class ConversationStore(Store):
             _RELEASE_TURN, {"owner": self.user_id, "number": conversation_id, "until": until}
         )
 
+    async def purge(self, conversation_id: int, deleted_before: datetime, batch: int) -> Purged:
+        """Delete for good up to `batch` messages of a conversation soft-deleted before then,
+        and the conversation once none are left; nothing if it is not (or no longer) such.
+        """
+        expired = await self.session.scalar(
+            select(Conversation.id)
+            .where(
+                Conversation.user_id == self.user_id,
+                Conversation.id == conversation_id,
+                Conversation.deleted_at < deleted_before,
+            )
+            .with_for_update()  # a restore waits for this batch, then stops the next
+        )
+        if expired is None:
+            return Purged()
+        oldest = (
+            select(Message.seq)
+            .where(Message.user_id == self.user_id, Message.conversation_id == conversation_id)
+            .order_by(Message.seq)
+            .limit(batch)
+        )
+        removed = await self.session.execute(
+            delete(Message).where(
+                Message.user_id == self.user_id,
+                Message.conversation_id == conversation_id,
+                Message.seq.in_(oldest.scalar_subquery()),
+            )
+        )
+        messages: int = removed.rowcount  # type: ignore[attr-defined]
+        if messages == batch:
+            return Purged(messages=messages)
+        await self.delete(conversation_id)
+        return Purged(conversations=1, messages=messages)
+
     async def delete(self, conversation_id: int) -> None:
         """Delete the conversation for good; the database removes its messages."""
         result = await self.session.execute(
@@ -396,6 +437,18 @@ class MessageStore(Store):
         message.deleted_at = utcnow()
         await self._touch(conversation_id, message.deleted_at)
         return _view(message)
+
+    async def purge(self, keys: Sequence[tuple[int, int]], deleted_before: datetime) -> int:
+        """Delete for good the messages at `keys` (conversation, seq) soft-deleted before then."""
+        removed = await self.session.execute(
+            delete(Message).where(
+                Message.user_id == self.user_id,
+                tuple_(Message.conversation_id, Message.seq).in_(keys),
+                Message.deleted_at < deleted_before,
+            )
+        )
+        count: int = removed.rowcount  # type: ignore[attr-defined]
+        return count
 
     async def _persons(self, conversation_id: int, seq: int) -> Message:
         """The live message, locked for a change, if the person wrote it."""
