@@ -21,16 +21,17 @@ HEADLINE = (
 )
 
 # Each kind's best `limit` hits, ranked by ts_rank (scaled down for long texts); the snippets
-# (ts_headline, which parses the whole text) only for those.
+# (ts_headline, which parses the whole text) only for those. Messages of deleted conversations
+# are left out by a NOT IN against the user's few deleted ones, cheaper than a join per match.
 POSTGRESQL = """
 WITH query AS (SELECT websearch_to_tsquery('english', :q) AS q),
 hits AS (
     (SELECT m.conversation_id, m.seq, CAST(NULL AS INTEGER) AS task_id,
             ts_rank(m.search_vector, query.q, 1) AS rank, m.created_at AS at
      FROM query, messages AS m
-     JOIN conversations AS c ON c.user_id = m.user_id AND c.id = m.conversation_id
-     WHERE m.user_id = :user_id AND m.search_vector @@ query.q
-       AND m.deleted_at IS NULL AND c.deleted_at IS NULL
+     WHERE m.user_id = :user_id AND m.search_vector @@ query.q AND m.deleted_at IS NULL
+       AND m.conversation_id NOT IN (
+           SELECT id FROM conversations WHERE user_id = :user_id AND deleted_at IS NOT NULL)
      ORDER BY rank DESC, at DESC
      LIMIT :limit)
     UNION ALL
@@ -60,9 +61,9 @@ WITH hits AS (
     CROSS JOIN search_entries AS e ON e.id = search_index.rowid
     LEFT JOIN messages AS m
       ON m.user_id = e.user_id AND m.conversation_id = e.conversation_id AND m.seq = e.seq
-    LEFT JOIN conversations AS c ON c.user_id = e.user_id AND c.id = e.conversation_id
     WHERE search_index MATCH :q AND e.user_id = :user_id
-      AND (e.task_id IS NOT NULL OR (m.deleted_at IS NULL AND c.deleted_at IS NULL))
+      AND (e.task_id IS NOT NULL OR (m.deleted_at IS NULL AND e.conversation_id NOT IN (
+          SELECT id FROM conversations WHERE user_id = :user_id AND deleted_at IS NOT NULL)))
     ORDER BY rank, e.id DESC
     LIMIT :limit
 )
