@@ -169,5 +169,7 @@ def downgrade() -> None:
     op.drop_index("ix_conversations_user_archived_recent", table_name="conversations")
     op.drop_index("ix_conversations_user_live_recent", table_name="conversations")
     _recent_index("ix_conversations_user_live_recent", LIVE)
-    with op.batch_alter_table("conversations") as batch:
+    # In place (SQLite 3.35+ drops columns itself): copying the table, as batch mode would,
+    # drops the old one, and with foreign keys on that deletes every message.
+    with op.batch_alter_table("conversations", recreate="never") as batch:
         batch.drop_column("archived_at")
