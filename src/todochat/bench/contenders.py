@@ -103,14 +103,17 @@ class Ours(Contender):
 
 
 HISTORY = (
-    "SELECT seq, role, content, tool_calls, tool_results, metadata, created_at FROM messages"
+    "SELECT seq, role, content, tool_calls, tool_results, metadata, created_at, deleted_at"
+    " FROM messages"
     " WHERE user_id = {p} AND conversation_id = {p} AND deleted_at IS NULL"
     " ORDER BY seq DESC LIMIT {p}"
 )
 OLDER = HISTORY.replace("AND deleted_at", "AND seq < {p} AND deleted_at")
 CONVERSATIONS = (
-    "SELECT id, title, metadata, created_at, updated_at, deleted_at FROM conversations"
-    " WHERE user_id = {p} AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT {p}"
+    "SELECT id, title, metadata, created_at, updated_at, deleted_at, archived_at"
+    " FROM conversations"
+    " WHERE user_id = {p} AND deleted_at IS NULL AND archived_at IS NULL"
+    " ORDER BY updated_at DESC, id DESC LIMIT {p}"
 )
 TASKS = (
     "SELECT id, title, description, completed, priority, tags, created_at, updated_at,"
