@@ -6,6 +6,7 @@ dozen examples for each operation.
 """
 
 import base64
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +43,9 @@ def successes(recorder: ScenarioRecorder) -> Iterator[str]:
             yield recorder.cases[case_id].value.operation.label
 
 
+STATEFUL_ONLY = "DELETE /api/{user_id}/conversations/{conversation_id}/messages/{seq}"
+
+
 def test_schemathesis_finds_no_broken_promise_in_the_openapi_document(database_url: str) -> None:
     # One user writes far past any per-user budget: no limits here.
     application = create_app(settings(database_url, rate_limit_writes="", rate_limit_chat=""))
@@ -64,6 +68,10 @@ def test_schemathesis_finds_no_broken_promise_in_the_openapi_document(database_u
 
         def set(self, case: Case[Any], user_id: str, _: AuthContext) -> None:
             case.headers.update(bearer(user_id))
+            # A key names one request: generated keys repeat across different requests, which
+            # is refused by design (422), so each request that sends one gets its own.
+            if "Idempotency-Key" in case.headers:
+                case.headers["Idempotency-Key"] = uuid.uuid4().hex
 
     found: list[str] = []
     succeeded: set[str] = set()
@@ -79,6 +87,9 @@ def test_schemathesis_finds_no_broken_promise_in_the_openapi_document(database_u
     finally:
         shutdown_lifespans()
     assert found == [], "\n".join(found)
-    # Not a run of refusals only: every operation was also carried out.
+    # Not a run of refusals only: every operation was also carried out, but one that needs a
+    # state no generated request reaches (a person's own message at a number the generator
+    # guesses); tests/conversations/test_archive_and_edits.py tests that one directly.
     operations = application.openapi()["paths"].items()
-    assert succeeded == {f"{method.upper()} {path}" for path, item in operations for method in item}
+    every = {f"{method.upper()} {path}" for path, item in operations for method in item}
+    assert succeeded >= every - {STATEFUL_ONLY}

@@ -1,5 +1,6 @@
 """The FastAPI application: REST API, web pages, health checks, errors, middleware."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +24,10 @@ from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
 from todochat.middleware import LimitBody, RequestContext, StrictUrl
 from todochat.ratelimit import RateLimits
+from todochat.retention import purge_periodically
+from todochat.search.routes import router as search_router
 from todochat.tasks.routes import router as tasks_router
+from todochat.transfer.routes import router as transfer_router
 from todochat.users.auth import authenticator
 from todochat.users.store import KnownUsers
 from todochat.validation import INPUT_RULES
@@ -61,10 +65,18 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             deadline=settings.chat_turn_timeout,
             rate_limits=app.state.rate_limits,
         )
+        purging = (
+            asyncio.create_task(purge_periodically(app.state.database, settings.retention_days))
+            if settings.retention_days
+            else None
+        )
         try:
             async with mcp.running():
                 yield
         finally:
+            if purging is not None:
+                purging.cancel()
+                await asyncio.gather(purging, return_exceptions=True)
             await app.state.chat.close()
             await app.state.database.dispose()
 
@@ -93,6 +105,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(conversations_router)
     app.include_router(chat_router)
     app.include_router(chatkit_router)
+    app.include_router(search_router)
+    app.include_router(transfer_router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])

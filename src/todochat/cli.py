@@ -1,12 +1,18 @@
 """The `todochat` command line."""
 
 import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import Progress
 
 from todochat import logs, migrate
 from todochat.app import create_app
@@ -14,8 +20,13 @@ from todochat.bench.cli import bench
 from todochat.chat.terminal import talk
 from todochat.config import Settings, get_settings
 from todochat.db import Database, describe, sqlite_path
+from todochat.errors import NotFound, TodochatError
 from todochat.mcp.stdio import serve_stdio
+from todochat.orm import utcnow
 from todochat.protocol import BoundedHeadProtocol
+from todochat.retention import BATCH, Retention, Summary
+from todochat.transfer.export import export_pages, export_size
+from todochat.transfer.load import import_lines
 from todochat.users.auth import Identity, issue_token, shared_secret
 from todochat.users.models import UserProfile
 
@@ -35,6 +46,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 LOCAL_USER = "local"
 TOKEN_HOURS = 24
+Done = TypeVar("Done")
 HostOption = Annotated[str, typer.Option(help="Interface the server listens on.")]
 PortOption = Annotated[int, typer.Option(help="Port the server listens on.")]
 
@@ -192,6 +204,135 @@ def mcp_stdio(
     _prepare(settings.database_url)
     # stdout carries the protocol: nothing else may be printed there.
     asyncio.run(serve_stdio(Database(settings.database_url), Identity(user, UserProfile())))
+
+
+def _age(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if match is None:
+        raise typer.BadParameter("give an age such as 30d, 12h or 90m")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+async def _on_database(url: str, work: Callable[[Database], Awaitable[Done]]) -> Done:
+    """What `work` does with a pool on `url`, closed afterwards."""
+    database = Database(url)
+    try:
+        return await work(database)
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def purge(
+    older_than: Annotated[
+        timedelta,
+        typer.Option(
+            "--older-than",
+            parser=_age,
+            metavar="AGE",
+            help="Purge what was soft-deleted longer ago than this: 30d, 12h, 90m.",
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+    batch: Annotated[int, typer.Option(help="Rows per transaction.", min=1)] = BATCH,
+) -> None:
+    """Delete for good the conversations and messages soft-deleted before a cutoff."""
+    url = _database_url()
+    _prepare(url)
+    before = utcnow() - older_than
+
+    async def run(database: Database) -> Summary:
+        retention = Retention(database, batch=batch)
+        expected = await retention.count(before)
+        if dry_run:
+            return expected
+        with Progress(console=errors, transient=True) as progress:
+            bar = progress.add_task("purging", total=expected.rows)
+            return await retention.purge(before, lambda rows: progress.advance(bar, rows))
+
+    summary = asyncio.run(_on_database(url, run))
+    console.print(
+        f"{'Would purge' if dry_run else 'Purged'} {_many(summary.conversations, 'conversation')}"
+        f" ({_many(summary.conversation_messages, 'message')}) and"
+        f" {_many(summary.messages, 'deleted message')}, soft-deleted before"
+        f" {before:%Y-%m-%d %H:%M} UTC."
+    )
+
+
+@app.command()
+def export(
+    user: Annotated[str, typer.Option("--user", help="The user whose data is exported.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The file to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Write one user's data (tasks, conversations, messages) as JSON Lines."""
+    url = _database_url()
+    _prepare(url)
+    partial = out.with_name(out.name + ".partial") if out else None
+
+    async def run(database: Database) -> int:
+        written = 0
+        bar = progress.add_task("exporting", total=await export_size(database, user))
+        async for page in export_pages(database, user):
+            file.write("".join(page).encode())
+            written += len(page)
+            progress.advance(bar, len(page))
+        return written - 2  # the header and the user
+
+    try:
+        with (
+            partial.open("wb") if partial else nullcontext(sys.stdout.buffer) as file,
+            Progress(console=errors, transient=True) as progress,
+        ):
+            written = asyncio.run(_on_database(url, run))
+        if partial and out:
+            partial.replace(out)
+            console.print(f"Exported {_many(written, 'row')} of user {user} to {out}.")
+    except NotFound as error:
+        errors.print(f"Cannot export: {error}")
+        raise typer.Exit(1) from None
+    finally:
+        if partial:
+            partial.unlink(missing_ok=True)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="An export file.", exists=True, dir_okay=False)],
+    as_user: Annotated[
+        str | None, typer.Option("--as-user", help="Load it for this user instead.")
+    ] = None,
+) -> None:
+    """Load an export file into an empty account, keeping every number and timestamp."""
+    url = _database_url()
+    _prepare(url)
+    try:
+        with file.open("rb") as lines, Progress(console=errors, transient=True) as progress:
+            bar = progress.add_task("importing", total=file.stat().st_size)
+            imported = asyncio.run(
+                _on_database(
+                    url,
+                    lambda database: import_lines(
+                        database,
+                        lines,
+                        as_user=as_user,
+                        progress=lambda size: progress.advance(bar, size),
+                    ),
+                )
+            )
+    except TodochatError as error:
+        errors.print(f"Cannot import {file}, nothing was written: {error}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Imported {_many(imported.tasks, 'task')}, {_many(imported.conversations, 'conversation')}"
+        f" and {_many(imported.messages, 'message')} for user {imported.user_id}."
+    )
 
 
 @app.command()

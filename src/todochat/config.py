@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # Per-user budgets in each process, as "120/minute" or "20/minute;200/hour"; "" or 0: none.
     rate_limit_writes: str = "120/minute"
     rate_limit_chat: str = "20/minute"
+    # When set, `serve` deletes for good what was soft-deleted more than this many days ago.
+    retention_days: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("better_auth_secret")
     @classmethod

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     FiniteFloat,
     GetCoreSchemaHandler,
@@ -99,8 +100,17 @@ def never_null(schema: dict[str, Any]) -> None:
 
 
 Text = Annotated[str, StrictText()]
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema counts 1.0 as an integer (a number with no fraction); true and "1" are not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 # A task or conversation number in JSON: an integer in range, never `true` or "3".
-StrictNumber = Annotated[StrictInt, Field(ge=1, le=MAX_NUMBER)]
+StrictNumber = Annotated[
+    Annotated[StrictInt, Field(ge=1, le=MAX_NUMBER)], BeforeValidator(_json_integer)
+]
 
 
 def _json_errors(value: object, location: tuple[str | int, ...] = ()) -> Iterator[InitErrorDetails]:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import BACKENDS
 
-OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task"}
+OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task", "search"}
 
 
 def todochat(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -142,3 +142,11 @@ async def test_chat_needs_the_users_own_token(
     assert anonymous.status_code == 401
     crossed = await client.post(alice.url("/chat"), json={"message": "hi"}, headers=bob.headers)
     assert crossed.status_code == 403
+
+
+@pytest.mark.parametrize("message", ["0" * 10_000, "complete " + "9" * 5_000])
+async def test_a_message_of_thousands_of_digits_is_answered(
+    client: httpx.AsyncClient, alice: ApiUser, message: str
+) -> None:
+    reply = await say(client, alice, message)
+    assert reply.status_code == 200, reply.text

@@ -158,7 +158,7 @@ async def test_bad_arguments_are_a_tool_error_and_write_nothing(
     [
         (True, "task_id: Input should be a valid integer"),
         ("1", "task_id: Input should be a valid integer"),
-        (1.0, "task_id: Input should be a valid integer"),
+        (1.5, "task_id: Input should be a valid integer"),
         ([1], "task_id: Input should be a valid integer"),
         (2**31, "task_id: Input should be less than or equal to 2147483647"),
         (2**63, "task_id: Input should be less than or equal to 2147483647"),

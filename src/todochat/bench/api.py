@@ -1,5 +1,6 @@
 """The same reads and task creation through the HTTP API: routing, auth and JSON included."""
 
+import itertools
 import secrets
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -7,8 +8,15 @@ from datetime import timedelta
 import httpx
 
 from todochat.app import create_app
-from todochat.bench.contenders import CONVERSATIONS_PAGE, MEASURED, PAGE, Contender
-from todochat.bench.dataset import TARGET_USER, Shape
+from todochat.bench.contenders import (
+    CONVERSATIONS_PAGE,
+    MEASURED,
+    PAGE,
+    SEARCH_HITS,
+    SEARCHES,
+    Contender,
+)
+from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
 from todochat.config import Settings
 from todochat.users.auth import issue_token
 
@@ -36,6 +44,9 @@ class HttpApi(Contender):
             base_url=f"http://todochat/api/{TARGET_USER}",
             headers={"Authorization": f"Bearer {token}"},
         )
+        searcher = issue_token(secret, SEARCH_USER, lifetime=timedelta(hours=1))
+        self._searcher = {"Authorization": f"Bearer {searcher}"}
+        self._searches = itertools.cycle(SEARCHES)
         self._stack = AsyncExitStack()
         messages = f"/conversations/{MEASURED}/messages"
         older = shape.deep_messages // 2
@@ -45,6 +56,7 @@ class HttpApi(Contender):
             "conversations": lambda: self._get("/conversations", limit=CONVERSATIONS_PAGE),
             "tasks": lambda: self._get("/tasks", status="pending", limit=PAGE),
             "create_task": self._create_task,
+            "search": self._search,
         }
 
     async def start(self) -> None:
@@ -53,6 +65,15 @@ class HttpApi(Contender):
 
     async def _get(self, path: str, **query: str | int) -> object:
         response = await self.client.get(path, params=query)
+        response.raise_for_status()
+        return response.json()
+
+    async def _search(self) -> object:
+        response = await self.client.get(
+            f"http://todochat/api/{SEARCH_USER}/search",
+            params={"q": next(self._searches), "limit": SEARCH_HITS},
+            headers=self._searcher,
+        )
         response.raise_for_status()
         return response.json()
 

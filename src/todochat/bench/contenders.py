@@ -4,6 +4,7 @@ Every contender answers the same operations on the same rows. An operation a con
 equivalent for is absent from its table.
 """
 
+import itertools
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -11,11 +12,14 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg
+from sqlalchemy import TextClause
+from sqlalchemy.dialects import postgresql
 
-from todochat.bench.dataset import TARGET_USER, Shape
+from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, driver_url, sqlite_path
+from todochat.search.store import STATEMENTS, SearchStore, parameters
 from todochat.tasks.models import Status, TaskCreate, TaskQuery
 from todochat.tasks.store import TaskStore
 
@@ -24,6 +28,10 @@ PAGE = 50
 CONVERSATIONS_PAGE = 20
 MEASURED = 1  # the measured user's 1,000-message conversation
 WRITTEN = 2  # turns are appended here, so the measured history keeps its length
+# What the searched user looks for, in turn: a word, its other forms, a phrase, an exclusion,
+# either of two words. Each matches 0.8-4% of their 100,000 messages (see dataset.py).
+SEARCHES = ("dentist", "renewing passports", '"pay bills"', "groceries -tomorrow", "laundry or gym")
+SEARCH_HITS = 20
 QUESTION = "Add a task to renew the passport before the trip"
 ANSWER = 'Added task 10001: "Renew the passport before the trip".'
 
@@ -74,7 +82,13 @@ class Ours(Contender):
             "create_task": lambda: self._in(
                 lambda s: TaskStore(s, TARGET_USER).create(TaskCreate(title="Renew"))
             ),
+            "search": self._search,
         }
+        self._searches = itertools.cycle(SEARCHES)
+
+    async def _search(self) -> object:
+        async with self.database.read(SEARCH_USER) as session:
+            return await SearchStore(session, SEARCH_USER).search(next(self._searches), SEARCH_HITS)
 
     async def _in(self, work: Callable[[Any], Awaitable[object]]) -> object:
         async with self.database.transaction(TARGET_USER) as session:
@@ -89,14 +103,17 @@ class Ours(Contender):
 
 
 HISTORY = (
-    "SELECT seq, role, content, tool_calls, tool_results, metadata, created_at FROM messages"
+    "SELECT seq, role, content, tool_calls, tool_results, metadata, created_at, deleted_at"
+    " FROM messages"
     " WHERE user_id = {p} AND conversation_id = {p} AND deleted_at IS NULL"
     " ORDER BY seq DESC LIMIT {p}"
 )
 OLDER = HISTORY.replace("AND deleted_at", "AND seq < {p} AND deleted_at")
 CONVERSATIONS = (
-    "SELECT id, title, metadata, created_at, updated_at, deleted_at FROM conversations"
-    " WHERE user_id = {p} AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT {p}"
+    "SELECT id, title, metadata, created_at, updated_at, deleted_at, archived_at"
+    " FROM conversations"
+    " WHERE user_id = {p} AND deleted_at IS NULL AND archived_at IS NULL"
+    " ORDER BY updated_at DESC, id DESC LIMIT {p}"
 )
 TASKS = (
     "SELECT id, title, description, completed, priority, tags, created_at, updated_at,"
@@ -130,6 +147,7 @@ class Write(NamedTuple):
 class Floor(Contender, ABC):
     """The bare driver running the same SQL: reads as one statement, writes in one transaction."""
 
+    backend = "postgresql"
     placeholder = "%s"
     false = "false"
 
@@ -165,15 +183,29 @@ class Floor(Contender, ABC):
             "create_task": lambda: self.write(
                 Write(sql(NEXT_TASK), lambda now: (user,), sql(INSERT_TASK), task)
             ),
+            "search": self._search,
         }
+        self._searches = itertools.cycle(SEARCHES)
+        self._search_sql = self.named(STATEMENTS[self.backend])
+
+    async def _search(self) -> object:
+        query = next(self._searches)
+        return await self.read(
+            self._search_sql, parameters(self.backend, SEARCH_USER, query, SEARCH_HITS)
+        )
+
+    def named(self, statement: TextClause) -> str:
+        """`statement` with named parameters, as the driver takes them."""
+        dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+        return str(statement.compile(dialect=dialect))  # %(name)s, as psycopg takes them
 
     def timestamp(self, now: datetime) -> Any:
         """A timestamp as the driver binds it."""
         return now
 
     @abstractmethod
-    async def read(self, sql: Any, parameters: tuple[Any, ...]) -> object:
-        """Run one query; its rows."""
+    async def read(self, sql: Any, parameters: Any) -> object:
+        """Run one query with its parameters (a tuple or, when named, a dict); its rows."""
 
     @abstractmethod
     async def write(self, step: Write) -> object:
@@ -197,7 +229,7 @@ class PostgresFloor(Floor):
         )
         return cls(connection, shape)
 
-    async def read(self, sql: Any, parameters: tuple[Any, ...]) -> object:
+    async def read(self, sql: Any, parameters: Any) -> object:
         cursor = await self.connection.execute(sql, parameters)
         return await cursor.fetchall()
 
@@ -218,6 +250,7 @@ class SqliteFloor(Floor):
     """sqlite3 alone, with the pragmas todochat sets."""
 
     name = "floor (sqlite3)"
+    backend = "sqlite"
     placeholder = "?"
     false = "0"
 
@@ -230,7 +263,10 @@ class SqliteFloor(Floor):
     def timestamp(self, now: datetime) -> Any:
         return now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    async def read(self, sql: Any, parameters: tuple[Any, ...]) -> object:
+    def named(self, statement: TextClause) -> str:
+        return statement.text  # sqlite3 takes :name parameters as they are
+
+    async def read(self, sql: Any, parameters: Any) -> object:
         return self.connection.execute(sql, parameters).fetchall()
 
     async def write(self, step: Write) -> object:

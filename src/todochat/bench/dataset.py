@@ -1,5 +1,6 @@
 """What the benchmark database holds: one measured user, and background users to grow it."""
 
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -7,17 +8,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 TARGET_USER = "bench-target"
+# The user whose history is searched: a long one, the same at every size.
+SEARCH_USER = "bench-searcher"
 BASE_USERS = 10
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
-_VOCABULARY = """
-buy groceries call mom pay bills finish report book flight dentist meeting notes review pull
-request water plants renew passport gym laundry plan trip birthday gift email landlord fix bike
-read chapter clean kitchen prepare slides budget taxes car service pick up kids order pizza
-schedule call team update resume walk dog tomorrow tonight please remind me what is pending
-done complete delete change add show list
+# Text follows Zipf's law, as real text does: the word of rank r comes about 1/r as often as the
+# commonest. The commonest are the little words of every sentence; the things tasks are about
+# (some of them phrases) rank from the 100th to the 2,000th, as a person's recurring errands
+# would; a long tail of rarer words fills the rest. A search word therefore matches as many
+# messages as it would in a real history: a few percent for the commonest errands, fewer for
+# the rest.
+_COMMON = """
+I you the a to and it is for my me on that this with at can do please what will be have not
+are was so but just get need about also your if we they all from up out there when how one
+time today some more now want know like go make see thanks ok good
 """
-_WORDS = _VOCABULARY.split()
+_TOPICS = [
+    "buy groceries", "call mom", "pay bills", "finish report", "book flight", "dentist",
+    "meeting notes", "review pull request", "water plants", "renew passport", "gym", "laundry",
+    "plan trip", "birthday gift", "email landlord", "fix bike", "read chapter", "clean kitchen",
+    "prepare slides", "budget", "taxes", "car service", "pick up kids", "order pizza",
+    "schedule call", "team update", "resume", "walk dog", "tomorrow", "tonight", "remind me",
+    "pending", "done", "complete", "delete", "change", "add", "show list",
+]  # fmt: skip
+_FIRST_TOPIC, _LAST_TOPIC = 100, 2_000  # ranks
+_RARE_WORDS = 20_000
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +48,17 @@ class Shape:
     user_conversations: int = 20
     user_messages: int = 50
     user_tasks: int = 1_000
+    searched_conversations: int = 100  # the searched user's, each of `deep_messages`
 
     @property
     def target_lengths(self) -> list[int]:
         """The length of each of the measured user's conversations; the first is measured."""
         return [self.deep_messages] + [self.other_messages] * (self.conversations - 1)
+
+    @property
+    def searched_lengths(self) -> list[int]:
+        """The length of each of the searched user's conversations."""
+        return [self.deep_messages] * self.searched_conversations
 
     @property
     def user_lengths(self) -> list[int]:
@@ -52,11 +75,12 @@ class Shape:
     def messages_at(self, factor: int) -> int:
         """How many messages the database holds at `factor`."""
         users = self.background_users(factor)
-        return sum(self.target_lengths) + users * self.user_conversations * self.user_messages
+        background = users * self.user_conversations * self.user_messages
+        return sum(self.target_lengths) + sum(self.searched_lengths) + background
 
     def tasks_at(self, factor: int) -> int:
         """How many tasks the database holds at `factor`."""
-        return self.tasks + self.background_users(factor) * self.user_tasks
+        return self.tasks + (self.background_users(factor) + 1) * self.user_tasks
 
 
 FULL = Shape()
@@ -68,6 +92,7 @@ TINY = Shape(
     user_conversations=3,
     user_messages=10,
     user_tasks=20,
+    searched_conversations=5,
 )
 
 
@@ -76,18 +101,32 @@ def background_user(number: int) -> str:
     return f"bench-{number:07d}"
 
 
+def vocabulary(rng: random.Random) -> list[str]:
+    """Every word or phrase the texts use, commonest first."""
+    units = dict.fromkeys(_COMMON.split())
+    while len(units) < _RARE_WORDS:
+        units.setdefault("".join(rng.choices(_SYLLABLES, k=rng.randint(2, 4))))
+    ranked = [unit for unit in units if unit not in _TOPICS]
+    step = (_LAST_TOPIC - _FIRST_TOPIC) // len(_TOPICS)
+    for n, topic in enumerate(_TOPICS):
+        ranked.insert(_FIRST_TOPIC + n * step, topic)
+    return ranked
+
+
 class Texts:
     """Deterministic text of realistic lengths, drawn from pools so generation stays cheap."""
 
     def __init__(self, seed: int = 7) -> None:
         rng = random.Random(seed)  # noqa: S311 (sample text, not secrets)
+        units = vocabulary(rng)
+        frequencies = list(itertools.accumulate(1 / rank for rank in range(1, len(units) + 1)))
 
         def sentence(low: int, high: int) -> str:
             length = rng.randint(low, high)
-            words: list[str] = []
-            while sum(len(w) + 1 for w in words) < length:
-                words.append(rng.choice(_WORDS))
-            return " ".join(words).capitalize()
+            said = ""
+            while len(said) < length:
+                said += " " + " ".join(rng.choices(units, cum_weights=frequencies, k=4))
+            return said.strip().capitalize()
 
         self.user = [sentence(15, 160) for _ in range(997)]
         self.assistant = [sentence(40, 600) for _ in range(991)]

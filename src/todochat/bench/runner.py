@@ -144,7 +144,7 @@ async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]
     return results
 
 
-_ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task"]
+_ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task", "search"]
 
 
 async def _history_peak(ours: Ours, anchor: LangChainHistory, shape: Shape) -> dict[str, int]:

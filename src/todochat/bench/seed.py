@@ -13,7 +13,15 @@ from rich.progress import Progress
 from sqlalchemy import text
 
 from todochat import migrate
-from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, background_user, messages
+from todochat.bench.dataset import (
+    EPOCH,
+    SEARCH_USER,
+    TARGET_USER,
+    Shape,
+    Texts,
+    background_user,
+    messages,
+)
 from todochat.db import Database, driver_url, sqlite_path
 
 COLUMNS = {
@@ -136,9 +144,13 @@ def _load(out: Sink, texts: Texts, users: Sequence[tuple[str, int, Sequence[int]
 
 
 def seed_target(url: str, shape: Shape, progress: Progress) -> None:
-    """Load the measured user."""
+    """Load the measured users: the one whose lists are read, the one whose history is searched."""
+    users = [
+        (TARGET_USER, shape.tasks, shape.target_lengths),
+        (SEARCH_USER, shape.user_tasks, shape.searched_lengths),
+    ]
     with sink(url, progress) as out:
-        _load(out, Texts(), [(TARGET_USER, shape.tasks, shape.target_lengths)])
+        _load(out, Texts(), users)
 
 
 def seed_background(url: str, shape: Shape, first: int, last: int, progress: Progress) -> None:

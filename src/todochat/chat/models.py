@@ -13,17 +13,21 @@ from todochat.validation import StrictNumber, StrictText
 MAX_MESSAGE_CHARS = 10_000
 
 
+# What a person may say: to the assistant, or in place of a message of theirs.
+PersonMessage = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
+    StrictText(visible=True),
+]
+
+
 class ChatRequest(BaseModel):
     """A person's message, in a conversation or starting a new one."""
 
     model_config = ConfigDict(extra="forbid")
 
     conversation_id: StrictNumber | None = None
-    message: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-        StrictText(visible=True),
-    ]
+    message: PersonMessage
 
 
 class ToolCallPublic(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from todochat.chat.models import PersonMessage
 from todochat.orm import Base, enum_column, utcnow
 from todochat.validation import JsonList, JsonObject, StrictText
 
@@ -18,6 +19,17 @@ MAX_KEY_CHARS = 255
 # its number; a key of that form would name two of them, so none may take it.
 NUMBERED_CONVERSATION = re.compile(r"conversation-([0-9]{1,10})")
 NUMBERED_MESSAGE = re.compile(r"message-([0-9]{1,10})")
+
+
+def deleted_index(table: str) -> Index:
+    """The soft-deleted rows of `table` by owner and time: what retention purges, and only that."""
+    return Index(
+        f"ix_{table}_user_deleted",
+        "user_id",
+        "deleted_at",
+        postgresql_where=text("deleted_at IS NOT NULL"),
+        sqlite_where=text("deleted_at IS NOT NULL"),
+    )
 
 
 class Conversation(Base):
@@ -36,6 +48,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     deleted_at: Mapped[datetime | None]
+    # Archived conversations leave the default list but keep working.
+    archived_at: Mapped[datetime | None]
     # Hands out message numbers 1, 2, 3… within the conversation.
     last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     # While the assistant answers, until when its turn holds the conversation (a claim that
@@ -43,17 +57,27 @@ class Conversation(Base):
     turn_until: Mapped[datetime | None]
 
     __table_args__ = (
-        # A user's live conversations, most recent activity first (scanned backwards).
+        # A user's listed conversations, most recent activity first (scanned backwards).
         Index(
             "ix_conversations_user_live_recent",
             "user_id",
             "updated_at",
             "id",
-            postgresql_where=text("deleted_at IS NULL"),
-            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL AND archived_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL AND archived_at IS NULL"),
         ),
         # A unique index rather than a constraint: SQLite adds one without copying the table.
         Index("uq_conversations_user_key", "user_id", "key", unique=True),
+        # The same for archived ones.
+        Index(
+            "ix_conversations_user_archived_recent",
+            "user_id",
+            "updated_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL AND archived_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NULL AND archived_at IS NOT NULL"),
+        ),
+        deleted_index("conversations"),
     )
 
 
@@ -92,6 +116,7 @@ class Message(Base):
             ondelete="CASCADE",
         ),
         Index("uq_messages_conversation_key", "user_id", "conversation_id", "key", unique=True),
+        deleted_index("messages"),
     )
 
 
@@ -105,6 +130,7 @@ class ConversationView(NamedTuple):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    archived_at: datetime | None
 
 
 class MessageView(NamedTuple):
@@ -118,6 +144,7 @@ class MessageView(NamedTuple):
     tool_results: list[Any] | None
     meta: dict[str, Any] | None
     created_at: datetime
+    deleted_at: datetime | None = None
 
 
 def _unnumbered(pattern: re.Pattern[str], kind: str) -> AfterValidator:
@@ -172,6 +199,7 @@ class ConversationPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    archived_at: datetime | None
 
 
 class MessageCreate(BaseModel):
@@ -199,3 +227,12 @@ class MessagePublic(BaseModel):
     tool_results: list[Any] | None
     metadata: dict[str, Any] | None = Field(validation_alias="meta")
     created_at: datetime
+    deleted_at: datetime | None
+
+
+class MessageEdit(BaseModel):
+    """New text for a person's own message; the text it replaces is kept in its metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: PersonMessage

@@ -11,6 +11,7 @@ from todochat.conversations.models import (
     ConversationCreate,
     ConversationPublic,
     ConversationUpdate,
+    MessageEdit,
     MessagePublic,
 )
 from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
@@ -60,6 +61,7 @@ async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
     cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    archived: Annotated[bool, Query(description="List the archived ones instead")] = False,
     key: Annotated[
         Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
@@ -74,7 +76,7 @@ async def list_conversations(
         return ConversationPage(
             items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
         )
-    page = await conversations.list(limit=limit, cursor=cursor)
+    page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
     return ConversationPage(
         items=[ConversationPublic.model_validate(c) for c in page.items],
         next_cursor=page.next_cursor,
@@ -121,20 +123,51 @@ async def restore_conversation(
     return ConversationPublic.model_validate(await conversations.restore(conversation_id))
 
 
+@router.post("/{conversation_id}/archive")
+async def archive_conversation(
+    conversations: Conversations, conversation_id: Number
+) -> ConversationPublic:
+    """Take the conversation out of the default list; it can still be read and talked in."""
+    return ConversationPublic.model_validate(await conversations.archive(conversation_id))
+
+
+@router.post("/{conversation_id}/unarchive")
+async def unarchive_conversation(
+    conversations: Conversations, conversation_id: Number
+) -> ConversationPublic:
+    """Put an archived conversation back in the default list."""
+    return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
+
+
 @router.get("/{conversation_id}/messages")
 async def list_messages(
     messages: Messages,
     conversation_id: Number,
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
+    deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
 ) -> MessagePage:
     """The latest messages, or those just before `before`, oldest first."""
     if before is None:
-        items = await messages.latest(conversation_id, limit)
+        items = await messages.latest(conversation_id, limit, deleted=deleted)
     else:
-        items = await messages.before(conversation_id, before, limit)
+        items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
     return MessagePage(
         items=[MessagePublic.model_validate(m) for m in items],
         next_before=items[0].seq if has_older else None,
     )
+
+
+@router.patch("/{conversation_id}/messages/{seq}")
+async def edit_message(
+    messages: Messages, conversation_id: Number, seq: Number, edit: MessageEdit
+) -> MessagePublic:
+    """Change the text of your own message; its metadata keeps `edited_at` and the old text."""
+    return MessagePublic.model_validate(await messages.edit(conversation_id, seq, edit.content))
+
+
+@router.delete("/{conversation_id}/messages/{seq}")
+async def delete_message(messages: Messages, conversation_id: Number, seq: Number) -> MessagePublic:
+    """Soft-delete your own message: it leaves listings, search and the assistant's memory."""
+    return MessagePublic.model_validate(await messages.delete(conversation_id, seq))

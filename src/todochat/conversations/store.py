@@ -5,7 +5,7 @@ import binascii
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,6 +29,7 @@ from todochat.conversations.models import (
     Message,
     MessageCreate,
     MessageView,
+    Role,
 )
 from todochat.db import Query, Store
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
@@ -43,6 +44,13 @@ MAX_PAGE = 200
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid.field("limit", f"must be between 1 and {MAX_PAGE}")
+
+
+class Purged(NamedTuple):
+    """What a purge deleted for good."""
+
+    conversations: int = 0
+    messages: int = 0
 
 
 class ConversationPage(NamedTuple):
@@ -74,19 +82,38 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 _LIVE = select(*(getattr(Conversation, field) for field in ConversationView._fields)).where(
     Conversation.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None)
 )
-_RECENT_FIRST = _LIVE.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(
-    bindparam("limit")
-)
-_RECENT = Query(_RECENT_FIRST)
-_RECENT_AFTER = Query(
-    _RECENT_FIRST.where(
+
+
+def _recent_first(*, archived: bool) -> Select[Any]:
+    """Listed (or archived) conversations, most recent activity first: one partial index each."""
+    archived_at = Conversation.archived_at
+    shelved = archived_at.is_not(None) if archived else archived_at.is_(None)
+    return (
+        select(*(getattr(Conversation, field) for field in ConversationView._fields))
+        .where(
+            Conversation.user_id == bindparam("user_id"),
+            Conversation.deleted_at.is_(None),
+            shelved,
+        )
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+def _after_cursor(statement: Select[Any]) -> Select[Any]:
+    return statement.where(
         tuple_(Conversation.updated_at, Conversation.id)
         < tuple_(
             bindparam("updated_at", type_=Conversation.updated_at.type),
             bindparam("id", type_=Conversation.id.type),
         )
     )
-)
+
+
+_RECENT = {archived: Query(_recent_first(archived=archived)) for archived in (False, True)}
+_RECENT_AFTER = {
+    archived: Query(_after_cursor(_recent_first(archived=archived))) for archived in (False, True)
+}
 
 
 def _started(*, newest_first: bool, after: bool) -> Query:
@@ -217,14 +244,18 @@ class ConversationStore(Store):
         rows = await query.rows(self.session, user_id=self.user_id, limit=limit, **start)
         return [ConversationView._make(row) for row in rows]
 
-    async def list(self, *, limit: int = 20, cursor: str | None = None) -> ConversationPage:
-        """Live conversations, most recent activity first, one page after `cursor`."""
+    async def list(
+        self, *, limit: int = 20, cursor: str | None = None, archived: bool = False
+    ) -> ConversationPage:
+        """Live conversations (or the archived ones), most recent activity first, one page."""
         _check_limit(limit)
         if cursor is None:
-            found = await _RECENT.rows(self.session, user_id=self.user_id, limit=limit + 1)
+            found = await _RECENT[archived].rows(
+                self.session, user_id=self.user_id, limit=limit + 1
+            )
         else:
             updated_at, number = decode_cursor(cursor)
-            found = await _RECENT_AFTER.rows(
+            found = await _RECENT_AFTER[archived].rows(
                 self.session,
                 user_id=self.user_id,
                 limit=limit + 1,
@@ -270,6 +301,22 @@ class ConversationStore(Store):
             await self.session.flush()
         return conversation
 
+    async def archive(self, conversation_id: int) -> Conversation:
+        """Take the conversation out of the default list; it keeps working."""
+        return await self._shelve(conversation_id, archived=True)
+
+    async def unarchive(self, conversation_id: int) -> Conversation:
+        """Put an archived conversation back in the default list."""
+        return await self._shelve(conversation_id, archived=False)
+
+    async def _shelve(self, conversation_id: int, *, archived: bool) -> Conversation:
+        conversation = await self.get(conversation_id)
+        if (conversation.archived_at is not None) != archived:
+            conversation.updated_at = utcnow()
+            conversation.archived_at = conversation.updated_at if archived else None
+            await self.session.flush()
+        return conversation
+
     async def claim_turn(self, conversation_id: int, until: datetime) -> None:
         """Hold the live conversation for one assistant turn until `until` (or its release).
 
@@ -289,6 +336,40 @@ class ConversationStore(Store):
             _RELEASE_TURN, {"owner": self.user_id, "number": conversation_id, "until": until}
         )
 
+    async def purge(self, conversation_id: int, deleted_before: datetime, batch: int) -> Purged:
+        """Delete for good up to `batch` messages of a conversation soft-deleted before then,
+        and the conversation once none are left; nothing if it is not (or no longer) such.
+        """
+        expired = await self.session.scalar(
+            select(Conversation.id)
+            .where(
+                Conversation.user_id == self.user_id,
+                Conversation.id == conversation_id,
+                Conversation.deleted_at < deleted_before,
+            )
+            .with_for_update()  # a restore waits for this batch, then stops the next
+        )
+        if expired is None:
+            return Purged()
+        oldest = (
+            select(Message.seq)
+            .where(Message.user_id == self.user_id, Message.conversation_id == conversation_id)
+            .order_by(Message.seq)
+            .limit(batch)
+        )
+        removed = await self.session.execute(
+            delete(Message).where(
+                Message.user_id == self.user_id,
+                Message.conversation_id == conversation_id,
+                Message.seq.in_(oldest.scalar_subquery()),
+            )
+        )
+        messages: int = removed.rowcount  # type: ignore[attr-defined]
+        if messages == batch:
+            return Purged(messages=messages)
+        await self.delete(conversation_id)
+        return Purged(conversations=1, messages=messages)
+
     async def delete(self, conversation_id: int) -> None:
         """Delete the conversation for good; the database removes its messages."""
         result = await self.session.execute(
@@ -300,7 +381,7 @@ class ConversationStore(Store):
             raise NotFound("conversation", conversation_id)
 
 
-_MESSAGE = (
+_MESSAGES = (
     select(*(getattr(Message, field) for field in MessageView._fields))
     .join(
         Conversation,
@@ -309,14 +390,26 @@ _MESSAGE = (
     .where(
         Message.user_id == bindparam("user_id"),
         Message.conversation_id == bindparam("conversation_id"),
-        Message.deleted_at.is_(None),
         Conversation.deleted_at.is_(None),
     )
 )
-_NEWEST_FIRST = _MESSAGE.order_by(Message.seq.desc()).limit(bindparam("limit"))
-# History reads are the hottest path: compiled once, run on the driver itself.
-_LATEST = Query(_NEWEST_FIRST)
-_BEFORE = Query(_NEWEST_FIRST.where(Message.seq < bindparam("before")))
+_MESSAGE = _MESSAGES.where(Message.deleted_at.is_(None))
+
+
+def _newest_first(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(Message.seq.desc()).limit(bindparam("limit"))
+
+
+# History reads are the hottest path: compiled once, run on the driver itself. Keyed by
+# whether soft-deleted messages are included.
+_LATEST = {
+    False: Query(_newest_first(_MESSAGE)),
+    True: Query(_newest_first(_MESSAGES)),
+}
+_BEFORE = {
+    deleted: Query(_newest_first(statement).where(Message.seq < bindparam("before")))
+    for deleted, statement in ((False, _MESSAGE), (True, _MESSAGES))
+}
 _AFTER = Query(
     _MESSAGE.where(Message.seq > bindparam("after")).order_by(Message.seq).limit(bindparam("limit"))
 )
@@ -335,7 +428,11 @@ _TAKE_SEQ = (
     )
     .returning(_CONVERSATION.last_seq)
 )
-_MESSAGES = table(Message).c
+_MESSAGE_COLUMNS = table(Message).c
+
+
+def _view(message: Message) -> MessageView:
+    return MessageView(*(getattr(message, field) for field in MessageView._fields))
 
 
 class MessageStore(Store):
@@ -422,7 +519,7 @@ class MessageStore(Store):
                     tool_results=message.tool_results,
                     metadata=message.metadata,
                 )
-                .returning(_MESSAGES.key, _MESSAGES.created_at)
+                .returning(_MESSAGE_COLUMNS.key, _MESSAGE_COLUMNS.created_at)
             )
         ).one_or_none()
         if kept is None:
@@ -439,8 +536,8 @@ class MessageStore(Store):
             created_at,
         )
 
-    async def delete(self, conversation_id: int, seq: int) -> None:
-        """Delete a message for good; its `seq` is not used again."""
+    async def remove(self, conversation_id: int, seq: int) -> None:
+        """Delete a message for good, whoever wrote it; its `seq` is not used again."""
         await self.hold(conversation_id)
         result = await self.session.execute(
             delete(table(Message)).where(self._where(conversation_id, seq))
@@ -453,25 +550,31 @@ class MessageStore(Store):
         await self.hold(conversation_id)
         await self.session.execute(
             delete(table(Message)).where(
-                _MESSAGES.user_id == self.user_id, _MESSAGES.conversation_id == conversation_id
+                _MESSAGE_COLUMNS.user_id == self.user_id, _MESSAGE_COLUMNS.conversation_id == conversation_id
             )
         )
 
     def _where(self, conversation_id: int, seq: int) -> ColumnElement[bool]:
         return and_(
-            _MESSAGES.user_id == self.user_id,
-            _MESSAGES.conversation_id == conversation_id,
-            _MESSAGES.seq == seq,
-            _MESSAGES.deleted_at.is_(None),
+            _MESSAGE_COLUMNS.user_id == self.user_id,
+            _MESSAGE_COLUMNS.conversation_id == conversation_id,
+            _MESSAGE_COLUMNS.seq == seq,
+            _MESSAGE_COLUMNS.deleted_at.is_(None),
         )
 
-    async def latest(self, conversation_id: int, limit: int = 50) -> list[MessageView]:
-        """The last `limit` messages, oldest first."""
-        return await self._page(_LATEST, conversation_id, limit, newest_first=True)
+    async def latest(
+        self, conversation_id: int, limit: int = 50, *, deleted: bool = False
+    ) -> list[MessageView]:
+        """The last `limit` messages, oldest first; soft-deleted ones too if `deleted`."""
+        return await self._page(_LATEST[deleted], conversation_id, limit, newest_first=True)
 
-    async def before(self, conversation_id: int, seq: int, limit: int = 50) -> list[MessageView]:
-        """The `limit` messages just before `seq`, oldest first."""
-        return await self._page(_BEFORE, conversation_id, limit, newest_first=True, before=seq)
+    async def before(
+        self, conversation_id: int, seq: int, limit: int = 50, *, deleted: bool = False
+    ) -> list[MessageView]:
+        """The `limit` messages just before `seq`, oldest first; soft-deleted ones if `deleted`."""
+        return await self._page(
+            _BEFORE[deleted], conversation_id, limit, newest_first=True, before=seq
+        )
 
     async def after(self, conversation_id: int, seq: int, limit: int = 50) -> list[MessageView]:
         """The `limit` messages just after `seq` (0: the first ones), oldest first."""
@@ -494,6 +597,74 @@ class MessageStore(Store):
         if not rows:
             raise NotFound("message", repr(key))
         return MessageView._make(rows[0])
+
+    async def edit(self, conversation_id: int, seq: int, content: str) -> MessageView:
+        """Replace the text of a person's message, keeping the text it had in its metadata."""
+        message = await self._persons(conversation_id, seq)
+        now = utcnow()
+        message.meta = {
+            **(message.meta or {}),
+            "edited_at": now.isoformat(),
+            "previous_content": message.content,
+        }
+        message.content = content
+        await self._touch(conversation_id, now)
+        return _view(message)
+
+    async def delete(self, conversation_id: int, seq: int) -> MessageView:
+        """Soft-delete a person's message: it leaves listings, search and the model's history."""
+        message = await self._persons(conversation_id, seq)
+        message.deleted_at = utcnow()
+        await self._touch(conversation_id, message.deleted_at)
+        return _view(message)
+
+    async def purge(self, keys: Sequence[tuple[int, int]], deleted_before: datetime) -> int:
+        """Delete for good the messages at `keys` (conversation, seq) soft-deleted before then."""
+        removed = await self.session.execute(
+            delete(Message).where(
+                Message.user_id == self.user_id,
+                tuple_(Message.conversation_id, Message.seq).in_(keys),
+                Message.deleted_at < deleted_before,
+            )
+        )
+        count: int = removed.rowcount  # type: ignore[attr-defined]
+        return count
+
+    async def _persons(self, conversation_id: int, seq: int) -> Message:
+        """The live message, locked for a change, if the person wrote it."""
+        message = await self.session.scalar(
+            select(Message)
+            .join(
+                Conversation,
+                and_(
+                    Conversation.user_id == Message.user_id,
+                    Conversation.id == Message.conversation_id,
+                ),
+            )
+            .where(
+                Message.user_id == self.user_id,
+                Message.conversation_id == conversation_id,
+                Message.seq == seq,
+                Message.deleted_at.is_(None),
+                Conversation.deleted_at.is_(None),
+            )
+            .with_for_update(of=Message)
+            .execution_options(populate_existing=True)
+        )
+        if message is None:
+            raise NotFound("message", f"{conversation_id}/{seq}")
+        if message.role is not Role.USER:
+            raise Invalid.field("seq", f"is a message of role {message.role}: only yours change")
+        return message
+
+    async def _touch(self, conversation_id: int, now: datetime) -> None:
+        """Flush the change and move the conversation's `updated_at`."""
+        await self.session.flush()
+        await self.session.execute(
+            update(table(Conversation))
+            .where(_CONVERSATION.user_id == self.user_id, _CONVERSATION.id == conversation_id)
+            .values(updated_at=now)
+        )
 
     async def _page(
         self,

@@ -127,7 +127,7 @@ class TodochatSession:
                 return None
             message, items = newest
             if len(items) == 1:
-                await messages.delete(number, message.seq)
+                await messages.remove(number, message.seq)
             else:  # the output of a call: the call stays
                 await messages.replace(number, message.seq, _message(items[:-1], {}))
             return cast(TResponseInputItem, items[-1])

@@ -6,12 +6,14 @@ from typing import Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy.engine import Connection
 
 from todochat.config import get_settings
 from todochat.db import create_engine
 from todochat.models import Base
 from todochat.orm import Json, UTCDateTime
+from todochat.search.models import SEARCH_COLUMN, SEARCH_INDEXES, SEARCH_TABLES
 
 config = context.config
 
@@ -28,6 +30,15 @@ def _render_item(kind: str, item: object, autogen: AutogenContext) -> str | Lite
     return False
 
 
+def _include_name(name: str | None, kind: NameFilterType, _: NameFilterParentNames) -> bool:
+    # The search objects are maintained by the database and defined by the migrations alone.
+    return not (
+        (kind == "table" and name in SEARCH_TABLES)
+        or (kind == "column" and name == SEARCH_COLUMN)
+        or (kind == "index" and name in SEARCH_INDEXES)
+    )
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -35,6 +46,7 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
+        include_name=_include_name,
         # SQLite alters tables by copying them; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",
     )

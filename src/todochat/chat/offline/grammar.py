@@ -40,7 +40,8 @@ ORDINALS = {
     for word in words.split("/")
 } | dict.fromkeys(("last", "latter", "final"), -1)
 
-_NUMBER = rf"(?:\d+|{'|'.join(NUMBER_WORDS)})"
+# Ten digits at most: task numbers fit in 32 bits (and Python parses no more than 4,300).
+_NUMBER = rf"(?:\d{{1,10}}|{'|'.join(NUMBER_WORDS)})"
 _ORDINAL = rf"(?:{'|'.join(ORDINALS)})"
 _NOUN = r"(?:tasks?|to-?dos?|items?|reminders?|things?|entry|entries)"
 _LIST = rf"(?:(?:my|the|our) )?(?:(?:to-?do|task) )?(?:list|{_NOUN})"

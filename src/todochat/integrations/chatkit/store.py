@@ -192,7 +192,7 @@ class TodochatStore(Store[Requester]):
         """Delete the item's message for good."""
         async with self._writing(context) as stores:
             number = (await _conversation(stores, thread_id)).id
-            await stores.messages.delete(number, (await _message(stores, number, item_id)).seq)
+            await stores.messages.remove(number, (await _message(stores, number, item_id)).seq)
 
     async def locate(self, thread_id: str, item_id: str, context: Requester) -> tuple[int, int]:
         """The conversation number and `seq` of an item."""

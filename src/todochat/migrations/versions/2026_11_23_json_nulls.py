@@ -27,7 +27,7 @@ def upgrade() -> None:
     for table, columns in NULLABLE_JSON.items():
         for column in columns:
             # Names from the table above, no input: nothing to inject.
-            update = f"UPDATE {table} SET {column} = NULL WHERE {column} = {null}"  # noqa: S608
+            update = f"UPDATE {table} SET {column} = NULL WHERE {column} = {null}"
             op.execute(sa.text(update))
 
 

@@ -1,7 +1,7 @@
 """Keys: names callers give conversations (per user) and messages (per conversation).
 
-Revision ID: 2026_11_23_keys
-Revises: 2026_11_23_json_nulls
+Revision ID: 2026_11_24_keys
+Revises: 2026_11_24_search_archive
 Create Date: 2026-11-23
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "2026_11_23_keys"
-down_revision: str | None = "2026_11_23_json_nulls"
+revision: str = "2026_11_24_keys"
+down_revision: str | None = "2026_11_24_search_archive"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

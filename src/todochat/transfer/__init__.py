@@ -1,0 +1,1 @@
+"""Export and import of one user's data as JSON Lines."""
