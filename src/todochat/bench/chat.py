@@ -99,7 +99,9 @@ async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int
 
 
 async def run(url: str, people: list[int], think: float, rounds: int) -> list[ChatLoad]:
-    """Serve `url` with the model thinking `think` s per call; load it with each crowd size."""
+    """Serve `url` (created and migrated if need be) with the model thinking `think` s per
+    call; load it with each crowd size."""
+    migrate.create_database(url)
     migrate.upgrade(url)
     secret = secrets.token_urlsafe(48)
     users = _Users(secret)
