@@ -550,7 +550,8 @@ class MessageStore(Store):
         await self.hold(conversation_id)
         await self.session.execute(
             delete(table(Message)).where(
-                _MESSAGE_COLUMNS.user_id == self.user_id, _MESSAGE_COLUMNS.conversation_id == conversation_id
+                _MESSAGE_COLUMNS.user_id == self.user_id,
+                _MESSAGE_COLUMNS.conversation_id == conversation_id,
             )
         )
 
