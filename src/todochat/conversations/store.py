@@ -31,7 +31,7 @@ from todochat.conversations.models import (
     MessageView,
     Role,
 )
-from todochat.db import Query, Store
+from todochat.db import CompiledRead, Store
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
@@ -110,13 +110,14 @@ def _after_cursor(statement: Select[Any]) -> Select[Any]:
     )
 
 
-_RECENT = {archived: Query(_recent_first(archived=archived)) for archived in (False, True)}
+_RECENT = {archived: CompiledRead(_recent_first(archived=archived)) for archived in (False, True)}
 _RECENT_AFTER = {
-    archived: Query(_after_cursor(_recent_first(archived=archived))) for archived in (False, True)
+    archived: CompiledRead(_after_cursor(_recent_first(archived=archived)))
+    for archived in (False, True)
 }
 
 
-def _started(*, newest_first: bool, after: bool) -> Query:
+def _started(*, newest_first: bool, after: bool) -> CompiledRead:
     # Creation order is the primary key's: a keyset on the number, either way.
     statement = _LIVE.order_by(Conversation.id.desc() if newest_first else Conversation.id).limit(
         bindparam("limit")
@@ -126,7 +127,7 @@ def _started(*, newest_first: bool, after: bool) -> Query:
         statement = statement.where(
             Conversation.id < edge if newest_first else Conversation.id > edge
         )
-    return Query(statement)
+    return CompiledRead(statement)
 
 
 _STARTED = {
@@ -403,18 +404,18 @@ def _newest_first(statement: Select[Any]) -> Select[Any]:
 # History reads are the hottest path: compiled once, run on the driver itself. Keyed by
 # whether soft-deleted messages are included.
 _LATEST = {
-    False: Query(_newest_first(_MESSAGE)),
-    True: Query(_newest_first(_MESSAGES)),
+    False: CompiledRead(_newest_first(_MESSAGE)),
+    True: CompiledRead(_newest_first(_MESSAGES)),
 }
 _BEFORE = {
-    deleted: Query(_newest_first(statement).where(Message.seq < bindparam("before")))
+    deleted: CompiledRead(_newest_first(statement).where(Message.seq < bindparam("before")))
     for deleted, statement in ((False, _MESSAGE), (True, _MESSAGES))
 }
-_AFTER = Query(
+_AFTER = CompiledRead(
     _MESSAGE.where(Message.seq > bindparam("after")).order_by(Message.seq).limit(bindparam("limit"))
 )
-_ONE = Query(_MESSAGE.where(Message.seq == bindparam("seq")))
-_KEYED = Query(_MESSAGE.where(Message.key == bindparam("key")))
+_ONE = CompiledRead(_MESSAGE.where(Message.seq == bindparam("seq")))
+_KEYED = CompiledRead(_MESSAGE.where(Message.key == bindparam("key")))
 _TAKE_SEQ = (
     update(table(Conversation))
     .where(
@@ -669,7 +670,7 @@ class MessageStore(Store):
 
     async def _page(
         self,
-        query: Query,
+        query: CompiledRead,
         conversation_id: int,
         limit: int,
         *,

@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, insert, select
 
-from todochat.db import Query, Store
+from todochat.db import CompiledRead, Store
 from todochat.errors import NotFound
 from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
@@ -49,7 +49,7 @@ class _Shape(NamedTuple):
 
 
 @functools.cache
-def _listing(shape: _Shape) -> Query:
+def _listing(shape: _Shape) -> CompiledRead:
     """The listing statement for one shape, built and compiled once."""
     statement = select(*(getattr(Task, field) for field in TaskView._fields)).where(
         Task.user_id == bindparam("user_id")
@@ -69,7 +69,7 @@ def _listing(shape: _Shape) -> Query:
         keys.append(Task.id)  # ties in number order
     descending = shape.order is Order.DESC
     statement = statement.order_by(*(key.desc() if descending else key.asc() for key in keys))
-    return Query(statement.limit(bindparam("limit")).offset(bindparam("offset")))
+    return CompiledRead(statement.limit(bindparam("limit")).offset(bindparam("offset")))
 
 
 def _escape_like(text: str) -> str:

@@ -1,0 +1,159 @@
+"""The compiled read path: hot SELECTs compiled once per dialect and run on the driver itself."""
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Dialect, Select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from todochat.db.engine import SQLITE_BUSY_TIMEOUT_MS
+
+READER = "todochat_reader"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order, for positional drivers (sqlite3)
+    defaults: Mapping[str, Any]
+    binds: Mapping[str, Callable[[Any], Any]]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that need converting
+
+    def arguments(self, parameters: Mapping[str, Any]) -> Any:
+        """The parameters as the driver takes them, converted as SQLAlchemy would."""
+        values = {**self.defaults, **parameters}
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        return values if self.positions is None else [values[name] for name in self.positions]
+
+    def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """The rows with their columns converted as SQLAlchemy would."""
+        if not self.results:
+            return list(rows)
+        converted: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                if values[index] is not None:  # every processor maps None to None
+                    values[index] = process(values[index])
+            converted.append(values)
+        return converted
+
+
+class CompiledRead:
+    """A read statement compiled once per dialect and run on the driver itself.
+
+    On the hot read paths SQLAlchemy's execution machinery costs more than the query does
+    (`todochat bench run` measures it); these statements skip it while keeping its SQL and
+    its conversions of every parameter and column, and are logged like every statement when
+    the engine echoes (`DEBUG=true`).
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            sql = self.statement.compile(dialect=dialect)
+            binds = {
+                sql.bind_names[bind]: processor
+                for bind in sql.binds.values()
+                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+                is not None
+            }
+            results = tuple(
+                (index, processor)
+                for index, column in enumerate(self.statement.selected_columns)
+                if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
+                is not None
+            )
+            positions = tuple(sql.positiontup) if sql.positiontup else None
+            defaults = {
+                sql.bind_names[bind]: bind.effective_value
+                for bind in sql.binds.values()
+                if not bind.required
+            }
+            compiled = _Compiled(sql.string, positions, defaults, binds, results)
+            self._compiled[dialect.name] = compiled
+        return compiled
+
+    async def rows(self, session: AsyncSession, **parameters: Any) -> list[Sequence[Any]]:
+        """The rows the statement selects with `parameters`, converted as SQLAlchemy would."""
+        engine = session.get_bind().engine
+        compiled = self._compile(engine.dialect)
+        arguments = compiled.arguments(parameters)
+        if engine.echo:
+            # These statements bypass SQLAlchemy's execution events: log them as it would.
+            engine.logger.info("%s\n[compiled read] %r", compiled.sql, arguments)
+        reader: Reader | None = session.info.get(READER)
+        if reader is not None:
+            return compiled.convert(await reader.fetch(compiled.sql, arguments))
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        cursor = await driver.execute(compiled.sql, arguments)
+        return compiled.convert(await cursor.fetchall())
+
+
+class Reader(Protocol):
+    """Runs a read session's hot queries without a Session or Connection around them."""
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the reader holds."""
+        ...
+
+
+class PoolReader:
+    """Reads on PostgreSQL on a connection taken straight from the read pool."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        connection = await self._engine.raw_connection()
+        try:
+            cursor = await connection.driver_connection.execute(sql, arguments)  # type: ignore[union-attr]
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+            return rows
+        finally:
+            connection.close()  # back to the pool; the read pool resets nothing on return
+
+    async def close(self) -> None:
+        """Nothing to release: the engine owns the pool."""
+
+
+class SqliteReader:
+    """Reads from an SQLite file through sqlite3, in the event loop's own thread.
+
+    A query on a local file takes microseconds; handing it to aiosqlite's worker thread and
+    back costs many times that. Read sessions only: it sees committed data (WAL), and it
+    cannot write (`query_only`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+
+    async def fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
+        """The rows `sql` selects."""
+        if self._connection is None:
+            self._connection = sqlite3.connect(self._path, isolation_level=None)
+            self._connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            self._connection.execute("PRAGMA query_only = ON")
+        return self._connection.execute(sql, arguments).fetchall()
+
+    async def close(self) -> None:
+        """Close the connection, if one was opened."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
