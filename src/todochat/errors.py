@@ -66,3 +66,16 @@ class Conflict(TodochatError):
         self.field = field
         self.value = value
         super().__init__(f"another {kind} has the {field} {value!r}")
+
+
+class DatabaseUnavailable(TodochatError):
+    """The database cannot serve the request now: unreachable, restarting, or busy past the
+    wait allowed. Nothing of the request was written, or its outcome was never acknowledged."""
+
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self, *, busy: bool = False) -> None:
+        self.busy = busy
+        self.retry_after = self.RETRY_AFTER_SECONDS
+        state = "busy" if busy else "unreachable"
+        super().__init__(f"the database is {state} right now; try again in a few seconds")

@@ -8,8 +8,10 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from psycopg import sql
 from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todochat.db import create_engine, driver_url, sqlite_path
+from todochat.db.faults import translated
 
 
 class SchemaDrift(Exception):
@@ -74,12 +76,19 @@ async def current(url: str) -> str | None:
     """The revision the database is at (None when it has never been migrated)."""
     engine = create_engine(url)
     try:
+        return await revision_of(engine)
+    finally:
+        await engine.dispose()
+
+
+async def revision_of(engine: AsyncEngine) -> str | None:
+    """The revision the database of `engine` is at, read on one of its pooled connections;
+    `DatabaseUnavailable` if it cannot be reached."""
+    with translated():
         async with engine.connect() as connection:
             return await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
-    finally:
-        await engine.dispose()
 
 
 def check(url: str) -> None:

@@ -15,6 +15,7 @@ from starlette.routing import Match
 
 from todochat.errors import (
     Conflict,
+    DatabaseUnavailable,
     FieldError,
     Invalid,
     NotFound,
@@ -100,7 +101,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such object for this user"},
     413: {"model": ErrorBody, "description": "Request body too large"},
     429: {"model": ErrorBody, "description": "Too many writes or chat turns; see Retry-After"},
-    503: {"model": ErrorBody, "description": "The token's signing keys cannot be fetched now"},
+    503: {
+        "model": ErrorBody,
+        "description": "The database, or the token's signing keys, cannot be reached now;"
+        " see Retry-After",
+    },
     422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
 }
 
@@ -125,6 +130,9 @@ def problem_of(error: Exception) -> Problem:
         case RateLimited():
             headers = {"Retry-After": str(error.retry_after)}
             return _problem(429, "rate_limited", str(error), headers=headers)
+        case DatabaseUnavailable():
+            headers = {"Retry-After": str(error.retry_after)}
+            return _problem(503, "database_unavailable", str(error), headers=headers)
     return _problem(500, "internal", "the server failed; the request id names it in the logs")
 
 

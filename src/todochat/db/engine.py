@@ -1,48 +1,72 @@
-"""Engines tuned per backend: pool sizes, pre-ping after idle, SQLite's pragmas and BEGIN."""
+"""Engines tuned per backend: pool sizes and timeouts, pre-ping after idle, SQLite's pragmas,
+and the BEGIN each transaction starts with."""
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from psycopg import sql
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from todochat.db.rls import begin_statement
 from todochat.db.urls import async_url
 
 IDLE_SINCE = "todochat_idle_since"
 PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A request waits this long for a pooled connection, and a new connection this long for the
+# server, before it is answered 503: well within any client's patience.
+POOL_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 3
+# How long a write waits for SQLite's write lock (held by another process, say) before 503.
+SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 
 
-def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    reading: bool = False,
+    busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+) -> AsyncEngine:
     """An async engine tuned for the backend that `url` names; `reading` for a read pool.
 
     Reads run outside an explicit transaction on PostgreSQL (each statement sees committed
-    data, with no BEGIN and COMMIT round trips) and in a deferred one on SQLite.
+    data, with no BEGIN and COMMIT round trips) unless they act for a user through the ORM,
+    and in a deferred one on SQLite. `busy_timeout` (seconds) bounds SQLite's lock waits.
     """
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
-        _configure_sqlite(engine, begin="BEGIN" if reading else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
+        _configure_sqlite(engine, begin=begin, busy=busy_timeout)
         return engine
+    connect_args: dict[str, Any] = {
+        # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
+        "prepare_threshold": None,
+    }
+    if "connect_timeout" not in target.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     engine = create_async_engine(
         target,
         echo=echo,
         pool_size=5,
         max_overflow=10,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
-        # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
-        connect_args={"prepare_threshold": None},
+        connect_args=connect_args,
         **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reading else {}),
     )
     _ping_after_idle(engine)
+    _begin_acting(engine, reading=reading)
     return engine
 
 
@@ -72,7 +96,35 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("the pooled connection is dead") from error
 
 
-def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
+    # Transactions begin with our own BEGIN, which carries the acting user's setting in the
+    # same message (see rls.py): the driver's implicit BEGIN would cost a round trip of its
+    # own before the setting could be sent. The read pool stays in autocommit and begins a
+    # transaction only for ORM reads that act for someone (the compiled reads set the user
+    # in their own single message).
+    if not reading:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+            connection.autocommit = True
+
+    begin = "BEGIN READ ONLY" if reading else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        options = connection.get_execution_options()
+        statement = begin_statement(begin, options, _quoter(connection))
+        if reading and statement == begin:
+            return  # a plain autocommit read
+        connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+
+
+def _quoter(connection: Connection) -> Callable[[str], str]:
+    driver = connection.connection.driver_connection
+    return lambda value: sql.Literal(value).as_string(driver)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str, busy: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
@@ -82,7 +134,7 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
             "foreign_keys = ON",
             "journal_mode = WAL",
             "synchronous = NORMAL",
-            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout = {round(busy * 1000)}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todochat.db.session import acting_user
+from todochat.db.acting import acting_user
 
 
 class Store:

@@ -1,0 +1,40 @@
+"""Row-level security on PostgreSQL: the settings its policies read, set as a transaction begins.
+
+The policies (migration `2026_11_25_row_security`) let a statement see and change only the
+rows of the user the `todochat.user_id` setting names, or every user's rows while
+`todochat.all_users` is on (the jobs that work across users). Both are set transaction-locally
+in the transaction's first round trip, so that neither a pooled connection nor a PgBouncer
+server connection carries them into the next transaction, and no round trip is added.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+USER_SETTING = "todochat.user_id"
+ALL_USERS_SETTING = "todochat.all_users"
+# Execution options of a connection, read as its transaction begins: whom it acts for.
+USER_OPTION = "todochat_user_id"
+ALL_USERS_OPTION = "todochat_all_users"
+# A parameter name no compiled statement uses, for the acting user of a single read.
+_USER_PARAMETER = "todochat_acting_user"
+
+
+def begin_statement(begin: str, options: Mapping[str, Any], quote: Callable[[str], str]) -> str:
+    """`begin` followed, in the same message, by the settings `options` ask for."""
+    statements = [begin]
+    user_id = options.get(USER_OPTION)
+    if user_id is not None:
+        statements.append(f"SET LOCAL {USER_SETTING} = {quote(user_id)}")
+    if options.get(ALL_USERS_OPTION):
+        statements.append(f"SET LOCAL {ALL_USERS_SETTING} = 'on'")
+    return "; ".join(statements)
+
+
+def scoped_read(sql: str, arguments: Mapping[str, Any], user_id: str) -> tuple[str, dict[str, Any]]:
+    """One read (in `pyformat` style) preceded by setting the acting user for it alone.
+
+    Sent as one simple-protocol message with its parameters bound by the client, the two
+    statements run in one implicit transaction: the setting lasts for this read only.
+    """
+    prefix = f"SELECT set_config('{USER_SETTING}', %({_USER_PARAMETER})s, true); "
+    return prefix + sql, {**arguments, _USER_PARAMETER: user_id}
