@@ -52,7 +52,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url, echo=settings.debug)
+        app.state.database = Database(
+            settings.database_url, echo=settings.debug, busy_timeout=settings.sqlite_busy_timeout
+        )
         app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
         app.state.rate_limits = RateLimits(

@@ -203,7 +203,8 @@ def mcp_stdio(
     settings = get_settings()
     _prepare(settings.database_url)
     # stdout carries the protocol: nothing else may be printed there.
-    asyncio.run(serve_stdio(Database(settings.database_url), Identity(user, UserProfile())))
+    database = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    asyncio.run(serve_stdio(database, Identity(user, UserProfile())))
 
 
 def _age(text: str) -> timedelta:

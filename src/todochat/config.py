@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Per-user budgets in each process, as "120/minute" or "20/minute;200/hour"; "" or 0: none.
     rate_limit_writes: str = "120/minute"
     rate_limit_chat: str = "20/minute"
+    # Seconds a write waits for SQLite's write lock (held by another process, say) before it
+    # is answered 503 database_unavailable.
+    sqlite_busy_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     # When set, `serve` deletes for good what was soft-deleted more than this many days ago.
     retention_days: Annotated[int, Field(ge=1)] | None = None
 

@@ -12,7 +12,7 @@ from todochat.chat.models import ToolCallPublic
 from todochat.conversations.models import MessageCreate, MessageView, Role
 from todochat.conversations.store import MessageStore
 from todochat.db import Database
-from todochat.errors import Invalid, NotFound
+from todochat.errors import DatabaseUnavailable, Invalid, NotFound
 from todochat.tasks.models import (
     Description,
     Status,
@@ -32,6 +32,7 @@ UserId = Annotated[
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
 ]
 LIST_LIMIT = 200
+UNREACHABLE = "The task list cannot be reached right now: try again in {seconds} seconds."
 _STORABLE = TypeAdapter(JsonObject)
 
 
@@ -239,6 +240,11 @@ class TaskTools:
             async with self._database.transaction(self.user_id) as session:
                 await self._record(session, record)
             raise
+        except DatabaseUnavailable as down:
+            # Nothing was written, and the call cannot be recorded either: the assistant
+            # tells the person, as of any other failed call.
+            record.error = UNREACHABLE.format(seconds=down.retry_after)
+            raise ToolError(record.error) from down
         finally:
             self.calls.append(record)
             if self._on_call is not None:

@@ -18,6 +18,7 @@ import psycopg
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from todochat.errors import DatabaseUnavailable
 
@@ -82,8 +83,13 @@ async def once_more_if_lost(attempt: Callable[[], Awaitable[Result]]) -> Result:
     except exc.DBAPIError as error:
         if not error.connection_invalidated:
             raise
-        log.info("a pooled connection was lost; trying once more on a fresh one")
+        retrying()
     return await attempt()
+
+
+def retrying() -> None:
+    """Log that work found its connection lost and runs once more."""
+    log.info("a pooled connection was lost; trying once more on a fresh one")
 
 
 def lost(connection: PoolProxiedConnection) -> bool:
@@ -92,11 +98,12 @@ def lost(connection: PoolProxiedConnection) -> bool:
     return driver is None or bool(driver.closed or driver.broken)
 
 
-def retired(
+async def retired(
     engine: AsyncEngine, connection: PoolProxiedConnection, error: psycopg.Error
 ) -> exc.DBAPIError:
     """Discard `connection`, found dead on the raw read path, and every connection the pool
     opened before it, as SQLAlchemy does when one of its own statements finds one dead; the
     error to raise, as SQLAlchemy would raise it."""
-    engine.sync_engine.pool._invalidate(connection, error)
+    # Closing the connection awaits the driver, in SQLAlchemy's greenlet.
+    await greenlet_spawn(engine.sync_engine.pool._invalidate, connection, error)
     return exc.OperationalError(None, None, error, connection_invalidated=True)

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 import psycopg
 from sqlalchemy import Dialect, Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from todochat.db.acting import acting_user
 from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -152,10 +154,20 @@ class PoolReader:
                 return await cursor.fetchall()
         except psycopg.Error as error:
             if lost(connection):
-                raise retired(self._engine, connection, error) from error
+                raise await retired(self._engine, connection, error) from error
             raise
         finally:
-            connection.close()  # back to the pool; the read pool resets nothing on return
+            await self._release(connection)
+
+    async def _release(self, connection: PoolProxiedConnection) -> None:
+        # Back to the pool, with no I/O: the read pool resets nothing on return. But a
+        # connection beyond the pool's size is closed instead, and closing awaits the driver
+        # in SQLAlchemy's greenlet (entering it costs more than a fast read: only then).
+        pool = self._engine.sync_engine.pool
+        if isinstance(pool, QueuePool) and pool.overflow() > 0:
+            await greenlet_spawn(connection.close)
+        else:
+            connection.close()
 
     async def close(self) -> None:
         """Nothing to release: the engine owns the pool."""

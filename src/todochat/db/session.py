@@ -12,7 +12,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from todochat.db.acting import act_for
 from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS, create_engine
-from todochat.db.faults import once_more_if_lost, translated
+from todochat.db.faults import once_more_if_lost, retrying, translated
 from todochat.db.reads import READER, PoolReader, Reader, SqliteReader
 from todochat.db.rls import ALL_USERS_OPTION, USER_OPTION
 from todochat.db.urls import sqlite_path
@@ -39,6 +39,7 @@ def _read(state: ORMExecuteState) -> Result[Any] | None:
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
+    retrying()
     state.session.rollback()  # gives back the dead connection
     return state.invoke_statement()
 
