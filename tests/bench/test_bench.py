@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, OWNER
 
 OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task", "search"}
 
@@ -51,7 +51,7 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert "| history |" in (tmp_path / "bench-results" / f"{backend}.md").read_text()
 
 
-@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("empty_database", ["sqlite", OWNER], indirect=True)
 def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_path: Path) -> None:
     assert todochat(empty_database, tmp_path, "seed", "--tiny").returncode == 0
     again = todochat(empty_database, tmp_path, "seed", "--tiny")
