@@ -12,14 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todochat.db import create_engine, driver_url, sqlite_path
 from todochat.db.faults import translated
-
-
-class SchemaDrift(Exception):
-    """The database schema and the models disagree."""
-
-
-class CannotCreate(Exception):
-    """The PostgreSQL database does not exist and this role may not create it."""
+from todochat.errors import CannotCreate, SchemaDrift
 
 
 def create_database(url: str) -> None:

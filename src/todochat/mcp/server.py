@@ -9,9 +9,9 @@ from mcp import types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
-from todochat.chat.tools import TOOLS, UNREACHABLE, TaskTools, ToolError
-from todochat.errors import DatabaseUnavailable
-from todochat.ratelimit import RateLimited, RateLimits
+from todochat.chat.tools import TOOLS, UNREACHABLE, TaskTools
+from todochat.errors import DatabaseUnavailable, RateLimited, ToolError
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 
