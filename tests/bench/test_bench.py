@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BACKENDS, OWNER
+from todochat import migrate
 
 OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task", "search"}
 
@@ -72,3 +73,31 @@ def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert [load["failures"] for load in report["loads"]] == [0, 0]
     assert all(load["reads"] for load in report["loads"])
     assert "turns/s" in (tmp_path / "bench-results" / f"chat-{backend}.md").read_text()
+
+
+@pytest.mark.parametrize("empty_database", [OWNER], indirect=True)
+def test_the_row_security_benchmark_runs_at_a_tiny_size_as_the_databases_owner(
+    empty_database: str, tmp_path: Path
+) -> None:
+    arguments = ("--tiny", "--iterations", "20", "--rounds", "2")
+    result = todochat(empty_database, tmp_path, "rls", *arguments)
+    assert result.returncode == 0, result.stderr
+    results = tmp_path / "bench-results"
+    costs = json.loads((results / "rls-postgresql.json").read_text())
+    assert {(cost["contender"], cost["operation"]) for cost in costs} == {
+        *(("todochat", operation) for operation in OPERATIONS),
+        *(("HTTP API (in process)", operation) for operation in OPERATIONS - {"turn"}),
+    }
+    for cost in costs:  # each state measured in both rounds
+        assert cost["with_policies"]["samples"] == cost["without"]["samples"] == 40
+    assert "| todochat | history |" in (results / "rls-postgresql.md").read_text()
+    migrate.check(empty_database)  # left with its policies, at head
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_the_row_security_benchmark_refuses_a_role_the_policies_do_not_bind(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = todochat(empty_database, tmp_path, "rls", "--tiny")
+    assert result.returncode == 1
+    assert "row-level security does not bind this role" in result.stderr
