@@ -101,9 +101,9 @@ def chat_turns(
 @bench.command("rls")
 def row_security(
     iterations: Annotated[
-        int, typer.Option(help="Timed calls per operation and round.", min=20)
+        int, typer.Option(help="Timed calls per operation and state.", min=20)
     ] = 200,
-    rounds: Annotated[int, typer.Option(help="Rounds of each state, alternating.", min=1)] = 3,
+    batch: Annotated[int, typer.Option(help="Calls in one state before switching.", min=5)] = 20,
     out: Out = Path("bench-results"),
     tiny: Tiny = False,
 ) -> None:
@@ -117,7 +117,7 @@ def row_security(
         raise typer.Exit(1)
     with Progress(console=errors, transient=True) as progress:
         try:
-            costs = asyncio.run(rls.run(url, TINY if tiny else FULL, iterations, rounds, progress))
+            costs = asyncio.run(rls.run(url, TINY if tiny else FULL, iterations, batch, progress))
         except (NotEmpty, rls.NotBound) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None

@@ -1,22 +1,21 @@
 """What row-level security costs: todochat's operations with the policies and without them.
 
-One dataset, seeded once; its policies dropped and created again by their migration between
-rounds, whose order alternates, so that whatever else the machine does falls on both alike.
-It runs as the database's owner: superusers and BYPASSRLS roles are not bound by policies, so
-they would measure nothing.
+One dataset, seeded once. Row-level security is switched on and off (`ALTER TABLE … ENABLE`
+/ `DISABLE ROW LEVEL SECURITY`: with it off, the policies bind no one, as before their
+migration) between batches of calls, the order alternating, so that whatever else the
+machine does falls on both states alike. It runs as the database's owner: superusers and
+BYPASSRLS roles are not bound by policies, so they would measure nothing.
 """
 
-import asyncio
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from alembic.script import ScriptDirectory
+import psycopg.sql
 from rich.progress import Progress
 from rich.table import Table
 
-from todochat import migrate
 from todochat.bench.api import HttpApi
 from todochat.bench.contenders import Contender, Ours
 from todochat.bench.dataset import Shape
@@ -24,7 +23,8 @@ from todochat.bench.runner import ORDER, Stats, analyze, sample
 from todochat.bench.seed import prepare, seed_background, seed_target
 from todochat.db import driver_url
 
-POLICIES = "2026_11_25_row_security"
+# The tables the policies bind (migration 2026_11_25_row_security).
+SECURED = ("users", "tasks", "conversations", "messages", "idempotency_keys")
 STATES = ("with", "without")
 
 
@@ -48,41 +48,50 @@ class Cost:
 
 
 async def run(
-    url: str, shape: Shape, iterations: int, rounds: int, progress: Progress
+    url: str, shape: Shape, iterations: int, batch: int, progress: Progress
 ) -> list[Cost]:
-    """Seed the empty database at `url` at 1x, then time each operation with and without the
-    policies, `iterations` calls per round, over `rounds` rounds."""
-    await asyncio.to_thread(_refuse_unbound, url)
-    await prepare(url)
-    seed_target(url, shape, progress)
-    seed_background(url, shape, 0, shape.background_users(1), progress)
-    await analyze(url)
-    taken: dict[tuple[str, str, str], list[float]] = {}
-    bar = progress.add_task("measuring", total=rounds * len(STATES))
-    for round_ in range(rounds):
-        for state in STATES if round_ % 2 == 0 else reversed(STATES):
-            await asyncio.to_thread(_policies, url, on=state == "with")
-            for contender, operation, seconds in await _measure(url, shape, iterations):
-                taken.setdefault((contender, operation, state), []).extend(seconds)
-            progress.advance(bar)
-    await asyncio.to_thread(_policies, url, on=True)
-    return [
-        Cost(
-            contender,
-            operation,
-            Stats.of(taken[(contender, operation, "with")]),
-            Stats.of(taken[(contender, operation, "without")]),
-        )
-        for (contender, operation, state) in taken
-        if state == "with"
-    ]
+    """Seed the empty database at `url` at 1x, then time each operation `iterations` times in
+    each state, switching state every `batch` calls."""
+    with psycopg.connect(driver_url(url), autocommit=True) as owner:
+        _refuse_unbound(owner)
+        await prepare(url)
+        seed_target(url, shape, progress)
+        seed_background(url, shape, 0, shape.background_users(1), progress)
+        await analyze(url)
+        api = HttpApi(url, shape)
+        contenders: list[Contender] = [Ours(url, shape), api]
+        await api.start()
+        costs = []
+        try:
+            pairs = [(o, c) for o in ORDER for c in contenders if o in c.operations]
+            bar = progress.add_task("measuring", total=len(pairs))
+            for operation, contender in pairs:
+                taken: dict[str, list[float]] = {state: [] for state in STATES}
+                for turn in range(max(1, iterations // batch)):
+                    for state in STATES if turn % 2 == 0 else reversed(STATES):
+                        _secure(owner, on=state == "with")
+                        seconds = await sample([contender], operation, batch)
+                        taken[state] += seconds[contender.name]
+                costs.append(
+                    Cost(
+                        contender.name,
+                        operation,
+                        Stats.of(taken["with"]),
+                        Stats.of(taken["without"]),
+                    )
+                )
+                progress.advance(bar)
+        finally:
+            _secure(owner, on=True)
+            for contender in contenders:
+                await contender.close()
+    return costs
 
 
-def _refuse_unbound(url: str) -> None:
-    with psycopg.connect(driver_url(url)) as connection:
-        row = connection.execute(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        ).fetchone()
+def _refuse_unbound(owner: psycopg.Connection[Any]) -> None:
+    row = owner.execute(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
     if row is None or row[0]:
         raise NotBound(
             "row-level security does not bind this role (a superuser, or BYPASSRLS):"
@@ -90,31 +99,15 @@ def _refuse_unbound(url: str) -> None:
         )
 
 
-def _policies(url: str, *, on: bool) -> None:
-    if on:
-        migrate.upgrade(url)
-    else:
-        scripts = ScriptDirectory.from_config(migrate.alembic_config(url))
-        below = scripts.get_revision(POLICIES)
-        assert below is not None
-        migrate.downgrade(url, str(below.down_revision))
-
-
-async def _measure(url: str, shape: Shape, iterations: int) -> list[tuple[str, str, list[float]]]:
-    api = HttpApi(url, shape)
-    contenders: list[Contender] = [Ours(url, shape), api]
-    await api.start()
-    try:
-        found = []
-        for operation in ORDER:
-            for contender in contenders:
-                if operation in contender.operations:
-                    seconds = (await sample([contender], operation, iterations))[contender.name]
-                    found.append((contender.name, operation, seconds))
-        return found
-    finally:
-        for contender in contenders:
-            await contender.close()
+def _secure(owner: psycopg.Connection[Any], *, on: bool) -> None:
+    switch = psycopg.sql.SQL("ENABLE" if on else "DISABLE")
+    with owner.transaction():
+        for table in SECURED:
+            owner.execute(
+                psycopg.sql.SQL("ALTER TABLE {} {} ROW LEVEL SECURITY").format(
+                    psycopg.sql.Identifier(table), switch
+                )
+            )
 
 
 def table(costs: list[Cost]) -> Table:
