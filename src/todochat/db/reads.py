@@ -133,25 +133,20 @@ class PoolReader:
         self._engine = engine
 
     async def fetch(self, sql: str, arguments: Any, user_id: str | None) -> Sequence[Sequence[Any]]:
-        """The rows `sql` selects, acting for `user_id`."""
-        scoped = user_id is not None
-        if user_id is not None:
-            sql, arguments = scoped_read(sql, arguments, user_id)
-        return await once_more_if_lost(lambda: self._fetch(sql, arguments, scoped=scoped))
+        """The rows `sql` selects, acting for `user_id` (for no one: None)."""
+        sql, arguments = scoped_read(sql, arguments, user_id or "")
+        return await once_more_if_lost(lambda: self._fetch(sql, arguments))
 
-    async def _fetch(self, sql: str, arguments: Any, *, scoped: bool) -> Sequence[Sequence[Any]]:
+    async def _fetch(self, sql: str, arguments: Any) -> Sequence[Sequence[Any]]:
         connection = await self._engine.raw_connection()
         try:
             driver: psycopg.AsyncConnection[Any] = connection.driver_connection  # type: ignore[assignment]
-            if not scoped:
-                cursor = await driver.execute(sql, arguments)
-                rows: Sequence[Sequence[Any]] = await cursor.fetchall()
-                return rows
             # Client-side binding: the setting and the read go as one simple-protocol message.
             async with psycopg.AsyncClientCursor(driver) as cursor:
                 await cursor.execute(sql, arguments)
                 cursor.nextset()
-                return await cursor.fetchall()
+                rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+                return rows
         except psycopg.Error as error:
             if lost(connection):
                 raise await retired(self._engine, connection, error) from error
