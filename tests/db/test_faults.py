@@ -184,13 +184,16 @@ async def test_while_postgresql_cannot_be_reached_every_surface_answers_503_prom
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/todochat?sslmode=disable"
     user = api_user()
     async with serving(settings(nowhere)) as (app, client):
-        started = time.monotonic()
-        assert_unavailable(await client.get(user.url("/tasks"), headers=user.headers))
-        assert_unavailable(
-            await client.post(user.url("/tasks"), json={"title": "t"}, headers=user.headers)
-        )
         chat = {"conversation_id": None, "message": "Add a task to buy milk"}
-        assert_unavailable(await client.post(user.url("/chat"), json=chat, headers=user.headers))
+        for method, path, body in [
+            ("GET", user.url("/tasks"), None),
+            ("POST", user.url("/tasks"), {"title": "t"}),
+            ("POST", user.url("/chat"), chat),
+        ]:
+            started = time.monotonic()
+            response = await client.request(method, path, json=body, headers=user.headers)
+            assert time.monotonic() - started < 1  # refused at once, not after a timeout
+            assert_unavailable(response)
         kit = {"type": "threads.list", "params": {"limit": 10}}
         assert_unavailable(await client.post("/chatkit", json=kit, headers=user.headers))
         async with over_http(app, user.headers) as mcp:
@@ -202,7 +205,6 @@ async def test_while_postgresql_cannot_be_reached_every_surface_answers_503_prom
         assert ready.json()["detail"] == (
             "the database is unreachable right now; try again in a few seconds"
         )
-        assert time.monotonic() - started < 5  # each refused at once, not after a timeout
 
 
 @contextmanager
