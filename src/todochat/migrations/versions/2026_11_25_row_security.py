@@ -7,7 +7,11 @@ too, which is the role the application connects as; superusers and BYPASSRLS rol
 bound. A query that forgets its user filter then returns nothing of anyone else's.
 
 The settings are read once per statement (a scalar subquery becomes an InitPlan), not once
-per row.
+per row. `all_users` is one boolean InitPlan, which the planner guesses true half the time:
+compared in the policy (`(SELECT …) = 'on'`), it would be guessed true one time in two hundred,
+the OR of the two policies would seem to keep a twentieth of the user's rows, and a query
+with a LIMIT (the latest 50 messages) would read and sort all of them instead of stopping at
+the 50th.
 
 Revision ID: 2026_11_25_row_security
 Revises: 2026_11_24_keys
@@ -45,7 +49,7 @@ def upgrade() -> None:
         )
         op.execute(
             f"CREATE POLICY all_users ON {table}"
-            " USING ((SELECT current_setting('todochat.all_users', true)) = 'on')"
+            " USING ((SELECT current_setting('todochat.all_users', true) = 'on'))"
         )
 
 
