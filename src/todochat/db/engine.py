@@ -3,7 +3,7 @@ and the BEGIN each transaction starts with."""
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from todochat.db.rls import begin_statement
+from todochat.db.rls import ALL_USERS_OPTION, USER_OPTION, ReadCursor, begin_statement, scoped_read
 from todochat.db.urls import async_url
 
 IDLE_SINCE = "todochat_idle_since"
@@ -55,6 +55,8 @@ def create_engine(
     }
     if "connect_timeout" not in target.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    if reading:
+        connect_args["cursor_factory"] = ReadCursor
     engine = create_async_engine(
         target,
         echo=echo,
@@ -99,10 +101,20 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
     # Transactions begin with our own BEGIN, which carries the acting user's setting in the
     # same message (see rls.py): the driver's implicit BEGIN would cost a round trip of its
-    # own before the setting could be sent. The read pool stays in autocommit and begins a
-    # transaction only for ORM reads that act for someone (the compiled reads set the user
-    # in their own single message).
-    if not reading:
+    # own before the setting could be sent. The read pool stays in autocommit: each read
+    # carries its own setting, and only the jobs across users begin a transaction there.
+    if reading:
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+        def _scope(
+            connection: Connection, _: Any, statement: str, parameters: Any, *__: Any
+        ) -> tuple[str, Any]:
+            user_id = connection.get_execution_options().get(USER_OPTION)
+            if user_id is None or not isinstance(parameters, dict):
+                return statement, parameters
+            return scoped_read(statement, parameters, user_id)
+
+    else:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -112,10 +124,12 @@ def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        options = connection.get_execution_options()
+        options: Mapping[str, Any] = connection.get_execution_options()
+        if reading:
+            if not options.get(ALL_USERS_OPTION):
+                return  # an autocommit read, which carries its own setting
+            options = {ALL_USERS_OPTION: True}
         statement = begin_statement(begin, options, _quoter(connection))
-        if reading and statement == begin:
-            return  # a plain autocommit read
         connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 

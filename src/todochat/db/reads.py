@@ -141,12 +141,9 @@ class PoolReader:
         connection = await self._engine.raw_connection()
         try:
             driver: psycopg.AsyncConnection[Any] = connection.driver_connection  # type: ignore[assignment]
-            # Client-side binding: the setting and the read go as one simple-protocol message.
-            async with psycopg.AsyncClientCursor(driver) as cursor:
-                await cursor.execute(sql, arguments)
-                cursor.nextset()
-                rows: Sequence[Sequence[Any]] = await cursor.fetchall()
-                return rows
+            cursor = await driver.execute(sql, arguments)  # a ReadCursor: one message
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+            return rows
         except psycopg.Error as error:
             if lost(connection):
                 raise await retired(self._engine, connection, error) from error

@@ -1,14 +1,19 @@
-"""Row-level security on PostgreSQL: the settings its policies read, set as a transaction begins.
+"""Row-level security on PostgreSQL: the settings its policies read, set in the round trip of
+the work they are for.
 
 The policies (migration `2026_11_25_row_security`) let a statement see and change only the
 rows of the user the `todochat.user_id` setting names, or every user's rows while
-`todochat.all_users` is on (the jobs that work across users). Both are set transaction-locally
-in the transaction's first round trip, so that neither a pooled connection nor a PgBouncer
-server connection carries them into the next transaction, and no round trip is added.
+`todochat.all_users` is on (the jobs that work across users). Both are set transaction-locally,
+so that neither a pooled connection nor a PgBouncer server connection carries them into the
+next transaction, and in a message the work sends anyway, so that no round trip is added: a
+transaction's BEGIN, or the read itself.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
+
+import psycopg
+from psycopg.abc import Params
 
 USER_SETTING = "todochat.user_id"
 ALL_USERS_SETTING = "todochat.all_users"
@@ -33,8 +38,27 @@ def begin_statement(begin: str, options: Mapping[str, Any], quote: Callable[[str
 def scoped_read(sql: str, arguments: Mapping[str, Any], user_id: str) -> tuple[str, dict[str, Any]]:
     """One read (in `pyformat` style) preceded by setting the acting user for it alone.
 
-    Sent as one simple-protocol message with its parameters bound by the client, the two
-    statements run in one implicit transaction: the setting lasts for this read only.
+    Sent by a `ReadCursor` as one simple-protocol message, the two statements run in one
+    implicit transaction: the setting lasts for this read only.
     """
     prefix = f"SELECT set_config('{USER_SETTING}', %({_USER_PARAMETER})s, true); "
     return prefix + sql, {**arguments, _USER_PARAMETER: user_id}
+
+
+class ReadCursor(psycopg.AsyncClientCursor[Any]):
+    """The read pool's cursor: parameters bound by the client, so that a `scoped_read` goes
+    as one message, and the rows those of the message's last statement."""
+
+    async def execute(
+        self,
+        query: Any,  # any query psycopg takes
+        params: Params | None = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> Self:
+        """Run `query`; stand on the result of its last statement."""
+        await super().execute(query, params, prepare=prepare, binary=binary)
+        while self.nextset():
+            pass
+        return self
