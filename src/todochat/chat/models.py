@@ -1,24 +1,15 @@
 """The chat endpoint's request and answer, and the `idempotency_keys` table behind its retries."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from todochat.conversations.models import PersonMessage
 from todochat.orm import Base, utcnow
-from todochat.validation import StrictNumber, StrictText
-
-MAX_MESSAGE_CHARS = 10_000
-
-
-# What a person may say: to the assistant, or in place of a message of theirs.
-PersonMessage = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-    StrictText(visible=True),
-]
+from todochat.validation import StrictNumber
 
 
 class ChatRequest(BaseModel):

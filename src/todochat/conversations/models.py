@@ -9,11 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from todochat.chat.models import PersonMessage
 from todochat.orm import Base, enum_column, utcnow
 from todochat.validation import JsonList, JsonObject, StrictText
 
 MAX_CONTENT_CHARS = 100_000
+MAX_MESSAGE_CHARS = 10_000
 MAX_KEY_CHARS = 255
 # Where a name is needed (a ChatKit id), a conversation or message without a key is named by
 # its number; a key of that form would name two of them, so none may take it.
@@ -156,6 +156,12 @@ def _unnumbered(pattern: re.Pattern[str], kind: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# What a person may say: to the assistant, or in place of a message of theirs.
+PersonMessage = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
+    StrictText(visible=True),
+]
 # Keys are names, compared exactly: no trimming.
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS), StrictText()]
 ConversationKey = Annotated[_Key, _unnumbered(NUMBERED_CONVERSATION, "conversation")]
