@@ -11,6 +11,8 @@ from todochat.conversations.models import PersonMessage
 from todochat.orm import Base, utcnow
 from todochat.validation import StrictNumber
 
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
 
 class ChatRequest(BaseModel):
     """A person's message, in a conversation or starting a new one."""
@@ -45,7 +47,7 @@ class IdempotencyKey(Base):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_IDEMPOTENCY_KEY_CHARS), primary_key=True)
     # What the request asked (a hash): the same key on a different request is refused.
     fingerprint: Mapped[str] = mapped_column(String(64))
     # Until when the first request's turn may still be running; a key whose turn died with

@@ -14,6 +14,7 @@ from todochat.conversations.store import MessageStore
 from todochat.db import Database
 from todochat.errors import Invalid, NotFound, ToolError
 from todochat.tasks.models import (
+    MAX_PAGE,
     Description,
     Status,
     Task,
@@ -27,11 +28,10 @@ from todochat.tasks.store import TaskStore
 from todochat.validation import JsonObject, StrictNumber, invalid
 
 TaskNumber = Annotated[StrictNumber, Field(description="The task's number")]
-UserId = Annotated[
+ClaimedUserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
 ]
-LIST_LIMIT = 200
 _STORABLE = TypeAdapter(JsonObject)
 
 
@@ -40,7 +40,7 @@ class ToolArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UserId = None
+    user_id: ClaimedUserId = None
 
 
 class AddTask(ToolArguments):
@@ -90,7 +90,7 @@ async def _add(tasks: TaskStore, args: AddTask) -> JsonResult:
 
 
 async def _list(tasks: TaskStore, args: ListTasks) -> JsonResult:
-    found = await tasks.list(TaskQuery(status=Status(args.status), limit=LIST_LIMIT))
+    found = await tasks.list(TaskQuery(status=Status(args.status), limit=MAX_PAGE))
     return [{"id": t.id, "title": t.title, "completed": t.completed} for t in found]
 
 

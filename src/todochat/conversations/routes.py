@@ -14,7 +14,12 @@ from todochat.conversations.models import (
     MessageEdit,
     MessagePublic,
 )
-from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
+from todochat.conversations.store import (
+    MAX_CURSOR_CHARS,
+    MAX_PAGE,
+    ConversationStore,
+    MessageStore,
+)
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER, Text
@@ -60,7 +65,7 @@ Messages = Annotated[MessageStore, Depends(message_store)]
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
-    cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     archived: Annotated[bool, Query(description="List the archived ones instead")] = False,
     key: Annotated[
         Text | None,

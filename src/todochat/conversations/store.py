@@ -39,6 +39,7 @@ from todochat.users.store import UserStore
 from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
+MAX_CURSOR_CHARS = 200  # what `encode_cursor` makes is far shorter
 
 
 def _check_limit(limit: int) -> None:

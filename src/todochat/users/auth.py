@@ -14,6 +14,7 @@ from todochat.config import Settings
 from todochat.errors import AuthUnavailable, Unauthenticated
 from todochat.users.models import UserProfile
 from todochat.users.tokens import shared_secret
+from todochat.validation import is_user_id
 
 # The algorithms Better Auth's JWT plugin signs with (EdDSA is its default).
 ASYMMETRIC = frozenset({"EdDSA", "ES256", "ES512", "PS256", "RS256"})
@@ -142,7 +143,7 @@ class Authenticator:
         except jwt.PyJWTError as error:
             raise Unauthenticated(str(error) or type(error).__name__) from None
         subject = claims["sub"]
-        if not isinstance(subject, str) or not 0 < len(subject) <= 255 or "\x00" in subject:
+        if not is_user_id(subject):
             raise Unauthenticated("the token's subject is not a user id")
         try:
             profile = UserProfile.model_validate(
