@@ -17,7 +17,6 @@ from todochat.tasks.models import (
     MAX_PAGE,
     Description,
     Status,
-    Task,
     TaskCreate,
     TaskQuery,
     TaskUpdate,
@@ -80,7 +79,7 @@ class UpdateTask(ToolArguments):
 JsonResult = dict[str, Any] | list[dict[str, Any]]
 
 
-def _confirm(task: Task | TaskView, status: str) -> dict[str, Any]:
+def _confirm(task: TaskView, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from todochat.db.engine import async_url, create_engine
     from todochat.db.reads import CompiledRead
     from todochat.db.session import Database, ReadSession, act_for, acting_user
-    from todochat.db.store import Store
+    from todochat.db.store import Store, view
     from todochat.db.urls import describe, driver_url, sqlite_path
 
 _MODULES = {
@@ -30,6 +30,7 @@ _MODULES = {
     "describe": "urls",
     "driver_url": "urls",
     "sqlite_path": "urls",
+    "view": "store",
 }
 __all__ = [
     "CompiledRead",
@@ -43,6 +44,7 @@ __all__ = [
     "describe",
     "driver_url",
     "sqlite_path",
+    "view",
 ]
 
 

@@ -1,7 +1,7 @@
 """The `users` table and its schemas."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import String, func
@@ -27,6 +27,16 @@ class User(Base):
     # Per-user counters that hand out task and conversation numbers 1, 2, 3…, never reused.
     last_task_id: Mapped[int] = mapped_column(default=0, server_default="0")
     last_conversation_id: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class UserView(NamedTuple):
+    """A stored user, as the user store reads it."""
+
+    id: str
+    email: str | None
+    name: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class UserProfile(BaseModel):
