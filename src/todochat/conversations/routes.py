@@ -33,14 +33,14 @@ KEY_TAKEN: dict[int | str, dict[str, object]] = {
 }
 
 
-class ConversationPage(BaseModel):
+class ConversationPagePublic(BaseModel):
     """Live conversations, most recent activity first; pass `next_cursor` as `cursor` for more."""
 
     items: list[ConversationPublic]
     next_cursor: str | None
 
 
-class MessagePage(BaseModel):
+class MessagePagePublic(BaseModel):
     """Messages oldest first; pass `next_before` as `before` for the page before them."""
 
     items: list[MessagePublic]
@@ -71,18 +71,18 @@ async def list_conversations(
         Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
     ] = None,
-) -> ConversationPage:
+) -> ConversationPagePublic:
     """Live conversations, most recent activity first, one page after `cursor`."""
     if key is not None:
         try:
             found = [await conversations.by_key(key)]
         except NotFound:
             found = []
-        return ConversationPage(
+        return ConversationPagePublic(
             items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
         )
     page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
-    return ConversationPage(
+    return ConversationPagePublic(
         items=[ConversationPublic.model_validate(c) for c in page.items],
         next_cursor=page.next_cursor,
     )
@@ -151,14 +151,14 @@ async def list_messages(
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
-) -> MessagePage:
+) -> MessagePagePublic:
     """The latest messages, or those just before `before`, oldest first."""
     if before is None:
         items = await messages.latest(conversation_id, limit, deleted=deleted)
     else:
         items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
-    return MessagePage(
+    return MessagePagePublic(
         items=[MessagePublic.model_validate(m) for m in items],
         next_before=items[0].seq if has_older else None,
     )

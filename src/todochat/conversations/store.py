@@ -216,9 +216,7 @@ class ConversationStore(Store):
         except IntegrityError:
             raise Conflict("conversation", "key", key) from None
 
-    async def get(
-        self, conversation_id: int, *, include_deleted: bool = False
-    ) -> ConversationView:
+    async def get(self, conversation_id: int, *, include_deleted: bool = False) -> ConversationView:
         """The conversation with this number; a soft-deleted one only if asked for."""
         return view(
             ConversationView, await self._row(conversation_id, include_deleted=include_deleted)
@@ -275,9 +273,7 @@ class ConversationStore(Store):
         items = rows[:limit]
         return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
-    async def update(
-        self, conversation_id: int, changes: ConversationUpdate
-    ) -> ConversationView:
+    async def update(self, conversation_id: int, changes: ConversationUpdate) -> ConversationView:
         """Rename the conversation, change its key or replace its metadata.
 
         Raises `Conflict` when another of the user's conversations has the new key.
