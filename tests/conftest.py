@@ -18,8 +18,8 @@ from todochat import migrate
 from todochat.app import create_app
 from todochat.config import Settings
 from todochat.db import Database, act_for
-from todochat.users.auth import issue_token
 from todochat.users.store import UserStore
+from todochat.users.tokens import issue_token
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = "a-test-secret-that-is-long-enough-for-hs256-tokens"  # noqa: S105 (tests only)

@@ -14,9 +14,9 @@ from todochat.conversations.store import MessageStore
 from todochat.db import Database
 from todochat.errors import DatabaseUnavailable, Invalid, NotFound, ToolError
 from todochat.tasks.models import (
+    MAX_PAGE,
     Description,
     Status,
-    Task,
     TaskCreate,
     TaskQuery,
     TaskUpdate,
@@ -27,11 +27,10 @@ from todochat.tasks.store import TaskStore
 from todochat.validation import JsonObject, StrictNumber, invalid
 
 TaskNumber = Annotated[StrictNumber, Field(description="The task's number")]
-UserId = Annotated[
+ClaimedUserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
 ]
-LIST_LIMIT = 200
 UNREACHABLE = "The task list cannot be reached right now: try again in {seconds} seconds."
 _STORABLE = TypeAdapter(JsonObject)
 
@@ -41,7 +40,7 @@ class ToolArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UserId = None
+    user_id: ClaimedUserId = None
 
 
 class AddTask(ToolArguments):
@@ -81,7 +80,7 @@ class UpdateTask(ToolArguments):
 JsonResult = dict[str, Any] | list[dict[str, Any]]
 
 
-def _confirm(task: Task | TaskView, status: str) -> dict[str, Any]:
+def _confirm(task: TaskView, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 
@@ -91,7 +90,7 @@ async def _add(tasks: TaskStore, args: AddTask) -> JsonResult:
 
 
 async def _list(tasks: TaskStore, args: ListTasks) -> JsonResult:
-    found = await tasks.list(TaskQuery(status=Status(args.status), limit=LIST_LIMIT))
+    found = await tasks.list(TaskQuery(status=Status(args.status), limit=MAX_PAGE))
     return [{"id": t.id, "title": t.title, "completed": t.completed} for t in found]
 
 

@@ -3,14 +3,15 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.errors import Invalid
+from todochat.validation import USER_ID_RULE, is_user_id
 
 ACTING_USER = "todochat.user_id"
 
 
 def act_for(session: AsyncSession, user_id: str) -> None:
     """Record in the session which user its work is for; stores refuse any other user."""
-    if not user_id or len(user_id) > 255 or "\x00" in user_id:
-        raise Invalid.field("user_id", "must be 1-255 characters without NUL")
+    if not is_user_id(user_id):
+        raise Invalid.field("user_id", USER_ID_RULE)
     session.info[ACTING_USER] = user_id
 
 

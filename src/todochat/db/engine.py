@@ -8,14 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import sql
-from sqlalchemy import Connection, event
+from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from todochat.db.rls import ALL_USERS_OPTION, USER_OPTION, ReadCursor, begin_statement, scoped_read
-from todochat.db.urls import async_url
+from todochat.db.rls import (
+    ALL_USERS_OPTION,
+    USER_OPTION,
+    ReadCursor,
+    begin_statement,
+    scoped_read,
+)
+from todochat.db.urls import backend
 
 IDLE_SINCE = "todochat_idle_since"
 PING_AFTER_IDLE_SECONDS = 10.0
@@ -27,6 +33,12 @@ POOL_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3
 # How long a write waits for SQLite's write lock (held by another process, say) before 503.
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
+
+
+def async_url(url: str) -> URL:
+    """The SQLAlchemy URL for a `sqlite:///file` or `postgresql://…` URL as Neon hands it out."""
+    driver = "sqlite+aiosqlite" if backend(url) == "sqlite" else "postgresql+psycopg"
+    return make_url(url).set(drivername=driver)
 
 
 def create_engine(
