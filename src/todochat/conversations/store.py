@@ -31,7 +31,7 @@ from todochat.conversations.models import (
     MessageView,
     Role,
 )
-from todochat.db import CompiledRead, Store
+from todochat.db import CompiledRead, CompiledWrite, Store
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
@@ -138,7 +138,11 @@ _STARTED = {
 
 
 _CONVERSATION = table(Conversation).c
-_CLAIM_TURN = (
+_INSERT_CONVERSATION = CompiledWrite(
+    insert(table(Conversation)),
+    columns=("user_id", "id", "key", "title", "metadata", "created_at", "updated_at", "last_seq"),
+)
+_CLAIM_TURN = CompiledWrite(
     update(table(Conversation))
     .where(
         _CONVERSATION.user_id == bindparam("owner"),
@@ -152,7 +156,7 @@ _CLAIM_TURN = (
     .values(turn_until=bindparam("until", type_=_CONVERSATION.turn_until.type))
     .returning(_CONVERSATION.id)
 )
-_RELEASE_TURN = (
+_RELEASE_TURN = CompiledWrite(
     update(table(Conversation))
     .where(
         _CONVERSATION.user_id == bindparam("owner"),
@@ -177,7 +181,7 @@ class ConversationStore(Store):
             statement = statement.where(Conversation.deleted_at.is_(None))
         return statement
 
-    async def create(self, data: ConversationCreate | None = None) -> Conversation:
+    async def create(self, data: ConversationCreate | None = None) -> ConversationView:
         """Start a conversation under the user's next conversation number.
 
         Raises `Conflict` when another of the user's conversations has its key.
@@ -188,17 +192,27 @@ class ConversationStore(Store):
                 User.last_conversation_id
             )
             now = utcnow()
-            conversation = Conversation(
-                user_id=self.user_id,
+            conversation = ConversationView(
                 id=number,
                 key=data.key,
                 title=data.title,
                 meta=data.metadata,
                 created_at=now,
                 updated_at=now,
+                deleted_at=None,
+                archived_at=None,
             )
-            self.session.add(conversation)
-            await self.session.flush()
+            await _INSERT_CONVERSATION.execute(
+                self.session,
+                user_id=self.user_id,
+                id=number,
+                key=data.key,
+                title=data.title,
+                metadata=data.metadata,
+                created_at=now,
+                updated_at=now,
+                last_seq=0,
+            )
         return conversation
 
     @asynccontextmanager
@@ -323,18 +337,17 @@ class ConversationStore(Store):
 
         Raises `TurnInProgress` while another turn holds it.
         """
-        claimed = await self.session.scalar(
-            _CLAIM_TURN,
-            {"owner": self.user_id, "number": conversation_id, "now": utcnow(), "until": until},
+        claimed = await _CLAIM_TURN.returning(
+            self.session, owner=self.user_id, number=conversation_id, now=utcnow(), until=until
         )
-        if claimed is None:
+        if not claimed:
             await self.get(conversation_id)  # not found, or:
             raise TurnInProgress(conversation_id)
 
     async def release_turn(self, conversation_id: int, until: datetime) -> None:
         """End the turn `claim_turn` started with `until`; a claim taken since is left alone."""
-        await self.session.execute(
-            _RELEASE_TURN, {"owner": self.user_id, "number": conversation_id, "until": until}
+        await _RELEASE_TURN.execute(
+            self.session, owner=self.user_id, number=conversation_id, until=until
         )
 
     async def purge(self, conversation_id: int, deleted_before: datetime, batch: int) -> Purged:
@@ -416,7 +429,7 @@ _AFTER = CompiledRead(
 )
 _ONE = CompiledRead(_MESSAGE.where(Message.seq == bindparam("seq")))
 _KEYED = CompiledRead(_MESSAGE.where(Message.key == bindparam("key")))
-_TAKE_SEQ = (
+_TAKE_SEQ = CompiledWrite(
     update(table(Conversation))
     .where(
         _CONVERSATION.user_id == bindparam("owner"),
@@ -430,6 +443,21 @@ _TAKE_SEQ = (
     .returning(_CONVERSATION.last_seq)
 )
 _MESSAGE_COLUMNS = table(Message).c
+_INSERT_MESSAGES = CompiledWrite(
+    insert(table(Message)),
+    columns=(
+        "user_id",
+        "conversation_id",
+        "seq",
+        "key",
+        "role",
+        "content",
+        "tool_calls",
+        "tool_results",
+        "metadata",
+        "created_at",
+    ),
+)
 
 
 def _view(message: Message) -> MessageView:
@@ -465,8 +493,8 @@ class MessageStore(Store):
             for offset, message in enumerate(messages)
         ]
         try:
-            await self.session.execute(
-                insert(table(Message)),
+            await _INSERT_MESSAGES.execute_many(
+                self.session,
                 [
                     {
                         "user_id": self.user_id,
@@ -491,13 +519,12 @@ class MessageStore(Store):
     async def _take(self, conversation_id: int, count: int, now: datetime) -> int:
         # Moves the conversation's updated_at and, with `count`, its last seq. The row lock
         # this takes makes the writers of one conversation go one at a time.
-        last = await self.session.scalar(
-            _TAKE_SEQ,
-            {"owner": self.user_id, "number": conversation_id, "count": count, "now": now},
+        taken = await _TAKE_SEQ.returning(
+            self.session, owner=self.user_id, number=conversation_id, count=count, now=now
         )
-        if last is None:
+        if not taken:
             raise NotFound("conversation", conversation_id)
-        return int(last)
+        return int(taken[0][0])
 
     async def hold(self, conversation_id: int) -> None:
         """Hold the live conversation until the transaction ends, for a change to its messages.

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from todochat.db import sqlite
 from todochat.db.urls import async_url
 
 IDLE_SINCE = "todochat_idle_since"
@@ -29,8 +30,19 @@ def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> Asy
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
-        _configure_sqlite(engine, begin="BEGIN" if reading else "BEGIN IMMEDIATE")
+        if reading:
+            engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
+            _configure_sqlite(engine, f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            _begin_with(engine, "BEGIN")
+            return engine
+        # Writes run in the event loop's thread, BEGIN IMMEDIATE waiting without blocking it.
+        engine = create_async_engine(
+            target.set(drivername=f"sqlite+{sqlite.DRIVER}"),
+            echo=echo,
+            json_deserializer=_json_loads,
+            busy_wait=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        )
+        _configure_sqlite(engine)
         return engine
     engine = create_async_engine(
         target,
@@ -72,23 +84,18 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("the pooled connection is dead") from error
 
 
-def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+def _configure_sqlite(engine: AsyncEngine, *pragmas: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
         connection.isolation_level = None
         cursor = connection.cursor()
-        for pragma in (
-            "foreign_keys = ON",
-            "journal_mode = WAL",
-            "synchronous = NORMAL",
-            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
-        ):
+        for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = NORMAL", *pragmas):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
+
+def _begin_with(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writers BEGIN IMMEDIATE, taking the write lock up front: concurrent writers queue on
-        # the busy timeout instead of failing when a read would have to upgrade to a write.
         connection.exec_driver_sql(begin)

@@ -33,17 +33,18 @@ class ReadSession(Session):
     """A session that reads only: any insert, update, delete or flush is refused."""
 
 
-def _refuse(*_: Any) -> None:
+def refuse_write(*_: Any) -> None:
+    """Refuse a write in a read session."""
     raise RuntimeError("a read session cannot write: open a transaction")
 
 
 @event.listens_for(ReadSession, "do_orm_execute")
 def _refuse_writes(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        _refuse()
+        refuse_write()
 
 
-event.listen(ReadSession, "before_flush", _refuse)
+event.listen(ReadSession, "before_flush", refuse_write)
 
 
 class Database:
