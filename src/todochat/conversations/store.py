@@ -5,13 +5,14 @@ import binascii
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     bindparam,
+    case,
     delete,
     insert,
     or_,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.conversations.models import (
     Conversation,
@@ -142,29 +144,30 @@ _INSERT_CONVERSATION = CompiledWrite(
     insert(table(Conversation)),
     columns=("user_id", "id", "key", "title", "metadata", "created_at", "updated_at", "last_seq"),
 )
+# The live conversation `number` of user `owner`.
+_THIS_LIVE = and_(
+    _CONVERSATION.user_id == bindparam("owner"),
+    _CONVERSATION.id == bindparam("number"),
+    _CONVERSATION.deleted_at.is_(None),
+)
+# No turn holds the conversation: none was claimed, or its claim has expired.
+_TURN_FREE = or_(
+    _CONVERSATION.turn_until.is_(None),
+    _CONVERSATION.turn_until < bindparam("now", type_=_CONVERSATION.turn_until.type),
+)
+_UNTIL = bindparam("until", type_=_CONVERSATION.turn_until.type)
 _CLAIM_TURN = CompiledWrite(
     update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.deleted_at.is_(None),
-        or_(
-            _CONVERSATION.turn_until.is_(None),
-            _CONVERSATION.turn_until < bindparam("now", type_=_CONVERSATION.turn_until.type),
-        ),
-    )
-    .values(turn_until=bindparam("until", type_=_CONVERSATION.turn_until.type))
+    .where(_THIS_LIVE, _TURN_FREE)
+    .values(turn_until=_UNTIL)
     .returning(_CONVERSATION.id)
 )
-_RELEASE_TURN = CompiledWrite(
-    update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.turn_until == bindparam("until", type_=_CONVERSATION.turn_until.type),
-    )
-    .values(turn_until=None)
-)
+
+
+async def _turn_refused(session: AsyncSession, user_id: str, conversation_id: int) -> NoReturn:
+    """Raise why a turn could not claim the conversation."""
+    await ConversationStore(session, user_id).get(conversation_id)  # not found, or:
+    raise TurnInProgress(conversation_id)
 
 
 class ConversationStore(Store):
@@ -341,14 +344,7 @@ class ConversationStore(Store):
             self.session, owner=self.user_id, number=conversation_id, now=utcnow(), until=until
         )
         if not claimed:
-            await self.get(conversation_id)  # not found, or:
-            raise TurnInProgress(conversation_id)
-
-    async def release_turn(self, conversation_id: int, until: datetime) -> None:
-        """End the turn `claim_turn` started with `until`; a claim taken since is left alone."""
-        await _RELEASE_TURN.execute(
-            self.session, owner=self.user_id, number=conversation_id, until=until
-        )
+            await _turn_refused(self.session, self.user_id, conversation_id)
 
     async def purge(self, conversation_id: int, deleted_before: datetime, batch: int) -> Purged:
         """Delete for good up to `batch` messages of a conversation soft-deleted before then,
@@ -429,18 +425,26 @@ _AFTER = CompiledRead(
 )
 _ONE = CompiledRead(_MESSAGE.where(Message.seq == bindparam("seq")))
 _KEYED = CompiledRead(_MESSAGE.where(Message.key == bindparam("key")))
-_TAKE_SEQ = CompiledWrite(
+# Takes the next `count` message numbers and moves the conversation's updated_at; the row
+# lock this takes makes the writers of one conversation go one at a time.
+_TAKE = (
     update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.deleted_at.is_(None),
-    )
+    .where(_THIS_LIVE)
     .values(
         last_seq=_CONVERSATION.last_seq + bindparam("count"),
         updated_at=bindparam("now", type_=_CONVERSATION.updated_at.type),
     )
     .returning(_CONVERSATION.last_seq)
+)
+_TAKE_SEQ = CompiledWrite(_TAKE)
+# The person's message claims the conversation for the assistant's turn, the answer ends it:
+# each in the statement that numbers the message.
+_TAKE_CLAIMING = CompiledWrite(_TAKE.where(_TURN_FREE).values(turn_until=_UNTIL))
+_TAKE_RELEASING = CompiledWrite(
+    # A claim taken since (after this turn's expired) is left alone.
+    _TAKE.values(
+        turn_until=case((_CONVERSATION.turn_until == _UNTIL, None), else_=_CONVERSATION.turn_until)
+    )
 )
 _MESSAGE_COLUMNS = table(Message).c
 _INSERT_MESSAGES = CompiledWrite(
@@ -468,16 +472,26 @@ class MessageStore(Store):
     """The messages of one user's live conversations."""
 
     async def append(
-        self, conversation_id: int, messages: Sequence[MessageCreate]
+        self,
+        conversation_id: int,
+        messages: Sequence[MessageCreate],
+        *,
+        claim: datetime | None = None,
+        release: datetime | None = None,
     ) -> list[MessageView]:
         """Add messages under the next `seq` numbers, moving the conversation's `updated_at`.
 
-        Raises `Conflict` when a message's key is another message's in the conversation.
+        They may open or end an assistant's turn in the same step: with `claim`, the live
+        conversation is held for the turn until then (as `ConversationStore.claim_turn` holds
+        it); with `release`, the turn claimed until then ends.
+
+        Raises `Conflict` when a message's key is another message's in the conversation, and
+        with `claim`, `TurnInProgress` while another turn holds the conversation.
         """
         if not messages:
             raise Invalid.field("messages", "must hold at least one message")
         now = utcnow()
-        last = await self._take(conversation_id, len(messages), now)
+        last = await self._take(conversation_id, len(messages), now, claim=claim, release=release)
         first = last - len(messages) + 1
         views = [
             MessageView(
@@ -516,12 +530,27 @@ class MessageStore(Store):
             raise Conflict("message", "key", keys[0] if len(keys) == 1 else keys) from None
         return views
 
-    async def _take(self, conversation_id: int, count: int, now: datetime) -> int:
-        # Moves the conversation's updated_at and, with `count`, its last seq. The row lock
-        # this takes makes the writers of one conversation go one at a time.
-        taken = await _TAKE_SEQ.returning(
-            self.session, owner=self.user_id, number=conversation_id, count=count, now=now
-        )
+    async def _take(
+        self,
+        conversation_id: int,
+        count: int,
+        now: datetime,
+        *,
+        claim: datetime | None = None,
+        release: datetime | None = None,
+    ) -> int:
+        """Take `count` more numbers (0: just hold the conversation); the last one taken."""
+        where = {"owner": self.user_id, "number": conversation_id, "count": count, "now": now}
+        if claim is not None and release is not None:
+            raise ValueError("a turn is claimed or released, not both")
+        if claim is not None:
+            taken = await _TAKE_CLAIMING.returning(self.session, **where, until=claim)
+            if not taken:
+                await _turn_refused(self.session, self.user_id, conversation_id)
+        elif release is not None:
+            taken = await _TAKE_RELEASING.returning(self.session, **where, until=release)
+        else:
+            taken = await _TAKE_SEQ.returning(self.session, **where)
         if not taken:
             raise NotFound("conversation", conversation_id)
         return int(taken[0][0])

@@ -12,10 +12,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Dialect, Select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.dml import UpdateBase
 
 Statement = Select[Any] | UpdateBase
+_HELD = "todochat_connection"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class CompiledStatement:
 
     async def run(self, session: AsyncSession, parameters: Sequence[Mapping[str, Any]]) -> Outcome:
         """Run the statement once per set of `parameters`, on the session's connection."""
-        connection = await session.connection()
+        connection, pooled = await _connection(session)
         dialect = connection.dialect
         compiled = self.compiled(dialect)
         arguments = [compiled.arguments(given) for given in parameters]
@@ -111,7 +114,6 @@ class CompiledStatement:
         if engine.echo:
             # These statements bypass SQLAlchemy's execution events: log them as it would.
             engine.logger.info("%s\n[compiled] %r", compiled.sql, arguments)
-        pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         try:
             if isinstance(driver, sqlite3.Connection):
@@ -119,18 +121,35 @@ class CompiledStatement:
             else:
                 rows, rowcount = await _on_psycopg(driver, compiled.sql, arguments)
         except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, pooled.dbapi_connection, None)
-            if lost:  # the pool must not hand this connection out again
-                await connection.invalidate(error)
+            # As SQLAlchemy raises it; the rollback that follows discards a lost connection.
             raise DBAPIError.instance(
                 compiled.sql,
                 arguments,
                 error,
                 dialect.loaded_dbapi.Error,
-                connection_invalidated=lost,
+                connection_invalidated=dialect.is_disconnect(error, pooled.dbapi_connection, None),
                 dialect=dialect,
             ) from error
         return Outcome(compiled.convert(rows), rowcount)
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, PoolProxiedConnection]:
+    """The connection of the session's transaction (begun if need be), and its pooled one."""
+    # Asking the session costs a hop into a greenlet per statement; a transaction keeps its
+    # connection until it ends. A savepoint is the session's to begin (on the first statement
+    # in it), so it is asked again for each.
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is _innermost(session):
+        return held[1], held[2]
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    session.info[_HELD] = (_innermost(session), connection, pooled)
+    return connection, pooled
+
+
+def _innermost(session: AsyncSession) -> SessionTransaction | None:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
 
 
 def _on_sqlite(driver: sqlite3.Connection, sql: str, arguments: list[Any]) -> tuple[Any, int]:

@@ -71,9 +71,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
-        async with self._sessions() as session, session.begin():
-            act_for(session, user_id)
-            yield session
+        session = self._sessions()
+        try:
+            async with session.begin():
+                act_for(session, user_id)
+                yield session
+        except BaseException:
+            # The rollback may have been cut short (a cancelled request), leaving a connection
+            # checked out: close the session as `async with` does, shielded from cancellation.
+            async with session:
+                raise
+        # After a commit the session holds no connection, so closing it does no I/O: done
+        # here rather than in the task `async with` would start (a few event loop turns).
+        await session.close()
 
     @asynccontextmanager
     async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
