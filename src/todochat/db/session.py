@@ -71,19 +71,21 @@ class Database:
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
+        # As `async with sessionmaker.begin()`, without its costs: the transaction begins with
+        # the first statement, and the session is closed in place after the commit.
         session = self._sessions()
+        act_for(session, user_id)
         try:
-            async with session.begin():
-                act_for(session, user_id)
-                yield session
+            yield session
+            await session.commit()
         except BaseException:
-            # The rollback may have been cut short (a cancelled request), leaving a connection
-            # checked out: close the session as `async with` does, shielded from cancellation.
+            # Rolled back as `async with session` closes it: shielded from cancellation, so
+            # that no connection is left checked out.
             async with session:
                 raise
-        # After a commit the session holds no connection, so closing it does no I/O: done
-        # here rather than in the task `async with` would start (a few event loop turns).
-        await session.close()
+        # The commit gave the connection back: closing the session does no I/O now, so it is
+        # done here, not in the task that `async with` would start (event loop turns).
+        session.sync_session.close()
 
     @asynccontextmanager
     async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
