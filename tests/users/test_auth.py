@@ -26,14 +26,13 @@ from tests.conftest import SECRET, ApiUser, bearer, settings
 from todochat.app import create_app
 from todochat.config import Settings
 from todochat.db import Database
-from todochat.errors import NotFound
+from todochat.errors import NotFound, Unauthenticated
 from todochat.orm import utcnow
 from todochat.users.auth import (
     JWKS_CACHE_SECONDS,
     JWKS_REFETCH_COOLDOWN_SECONDS,
     LEEWAY_SECONDS,
     Authenticator,
-    Unauthenticated,
 )
 from todochat.users.models import User
 from todochat.users.store import UserStore

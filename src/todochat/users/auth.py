@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from todochat.config import Settings
 from todochat.db import sqlite_path
+from todochat.errors import AuthUnavailable, Unauthenticated
 from todochat.orm import utcnow
 from todochat.users.models import UserProfile
 
@@ -25,18 +26,6 @@ JWKS_TIMEOUT_SECONDS = 5
 LEEWAY_SECONDS = 30
 
 log = logging.getLogger("todochat.auth")
-
-
-class Unauthenticated(Exception):
-    """The request carries no token, or one that does not verify."""
-
-    def __init__(self, reason: str, *, token_given: bool = True) -> None:
-        self.token_given = token_given
-        super().__init__(reason)
-
-
-class AuthUnavailable(Exception):
-    """The keys that would verify the token cannot be fetched right now."""
 
 
 @dataclass(frozen=True)
