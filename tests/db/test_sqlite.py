@@ -115,19 +115,26 @@ async def test_the_wal_is_checkpointed_and_cut_back_as_writes_go_on(
         await ConversationStore(session, user_id).create()
     wal = path.with_name(path.name + "-wal")
     big = MessageCreate(role=Role.USER, content="x" * 90_000)
+    appended: list[int] = []
 
     async def append() -> None:
         async with database.transaction(user_id) as session:
-            await MessageStore(session, user_id).append(1, [big])
+            [message] = await MessageStore(session, user_id).append(1, [big])
+        appended.append(message.seq)
+
+    def checkpointing() -> bool:
+        return "sqlite-checkpoint" in {thread.name for thread in threading.enumerate()}
 
     while wal.stat().st_size < CHECKPOINT_BYTES:
         await append()
-    for _ in range(200):  # the checkpoint runs in a thread; a later write rewinds the WAL
+    for _ in range(10):
+        # The commit that made it due started a checkpoint in a thread of its own; once that
+        # has copied the WAL back, the next write rewinds the WAL and cuts it back.
+        await until(lambda: not checkpointing())
         await append()
         if wal.stat().st_size < CHECKPOINT_BYTES:
             break
     assert wal.stat().st_size < CHECKPOINT_BYTES
-    async with database.read(user_id) as session:
-        assert len(await MessageStore(session, user_id).latest(1, 200)) > 0
-    # Gone before the file is: checkpoints run in a thread of their own.
-    await until(lambda: "sqlite-checkpoint" not in {t.name for t in threading.enumerate()})
+    async with database.read(user_id) as session:  # every write is there, in the file or WAL
+        stored = await MessageStore(session, user_id).latest(1, 200)
+    assert [message.seq for message in stored] == appended == list(range(1, len(appended) + 1))

@@ -89,8 +89,7 @@ class InLoopDialect(SQLiteDialect_pysqlite):
                 connection.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() + pause > give_up:
+                if not _busy(error) or time.monotonic() + pause > give_up:
                     raise
             await_(asyncio.sleep(pause))
             pause = min(2 * pause, LONGEST_PAUSE)
@@ -129,6 +128,10 @@ class InLoopDialect(SQLiteDialect_pysqlite):
         dbapi_connection.commit()
         if self._checkpointer is not None:
             self._checkpointer.after_commit()
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class Cursor(sqlite3.Cursor):
@@ -192,8 +195,10 @@ class Checkpointer:
                 connection.execute("PRAGMA wal_checkpoint(FULL)")
             finally:
                 connection.close()
-        except sqlite3.Error as error:  # the next commit tries again
-            log.warning("checkpointing %s failed: %s", self._path, error)
+        except sqlite3.Error as error:
+            # Busy: another connection was mid-step. The next commit starts another checkpoint.
+            level = logging.DEBUG if _busy(error) else logging.WARNING
+            log.log(level, "checkpointing %s stopped short: %s", self._path, error)
         finally:
             self._running.release()
 
