@@ -1,5 +1,5 @@
 import math
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +17,8 @@ from todochat.conversations.models import (
     Role,
 )
 from todochat.conversations.store import ConversationStore, MessageStore
-from todochat.errors import Invalid, NotFound
+from todochat.errors import Invalid, NotFound, TurnInProgress
+from todochat.orm import utcnow
 from todochat.validation import parse
 
 
@@ -265,3 +266,45 @@ async def test_what_a_message_does_not_carry_is_sql_null_not_json_null(
         {"user": alice.user_id},
     )
     assert [tuple(row) for row in nulls] == [(True, True, True)]
+
+
+async def test_a_message_appended_with_a_claim_holds_the_conversation_for_the_turn(
+    session: AsyncSession,
+) -> None:
+    s = await stores_of_new_user(session)
+    await s.conversations.create()
+    until = utcnow() + timedelta(minutes=1)
+    [person] = await s.messages.append(1, said("add milk"), claim=until)
+    with pytest.raises(TurnInProgress):
+        await s.messages.append(1, said("add bread"), claim=until + timedelta(seconds=1))
+    with pytest.raises(TurnInProgress):
+        await s.conversations.claim_turn(1, until)
+    with pytest.raises(NotFound):
+        await s.messages.append(2, said("hello"), claim=until)
+    assert [m.content for m in await s.messages.latest(1)] == ["add milk"]
+    assert person.seq == 1
+
+
+async def test_a_message_appended_with_a_release_ends_only_the_turn_it_names(
+    session: AsyncSession,
+) -> None:
+    s = await stores_of_new_user(session)
+    await s.conversations.create()
+    until = utcnow() + timedelta(minutes=1)
+    await s.messages.append(1, said("add milk"), claim=until)
+    await s.messages.append(
+        1, said("Added.", role=Role.ASSISTANT), release=until - timedelta(seconds=1)
+    )
+    with pytest.raises(TurnInProgress):  # another turn's release leaves this claim alone
+        await s.conversations.claim_turn(1, until)
+    await s.messages.append(1, said("Added milk.", role=Role.ASSISTANT), release=until)
+    await s.conversations.claim_turn(1, until)
+    assert [m.seq for m in await s.messages.latest(1)] == [1, 2, 3]
+
+
+async def test_an_expired_claim_gives_way_to_the_next_turn(session: AsyncSession) -> None:
+    s = await stores_of_new_user(session)
+    await s.conversations.create()
+    await s.messages.append(1, said("add milk"), claim=utcnow() - timedelta(seconds=1))
+    await s.messages.append(1, said("add bread"), claim=utcnow() + timedelta(minutes=1))
+    assert [m.content for m in await s.messages.latest(1)] == ["add milk", "add bread"]

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql
 
 from todochat.chat.models import IdempotencyKey
-from todochat.db import Store
+from todochat.db import CompiledWrite, Store
 from todochat.errors import Invalid, TurnInProgress
-from todochat.orm import utcnow
+from todochat.orm import table, utcnow
 
 # Keys are kept at least this long; older ones of the same user go when a new one comes.
 RETENTION = timedelta(hours=24)
@@ -31,6 +32,31 @@ def fingerprint(**request: object) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
+_KEYS = table(IdempotencyKey).c
+# A turn with a key runs these each time: compiled once.
+_EXPIRE = CompiledWrite(
+    delete(table(IdempotencyKey)).where(
+        _KEYS.user_id == bindparam("user_id"),
+        _KEYS.created_at < bindparam("before", type_=_KEYS.created_at.type),
+    )
+)
+# The same ON CONFLICT DO NOTHING in both backends' SQL.
+_TAKE = CompiledWrite(
+    postgresql.insert(table(IdempotencyKey)).on_conflict_do_nothing().returning(_KEYS.key),
+    columns=("user_id", "key", "fingerprint", "pending_until", "created_at"),
+)
+_SETTLE = CompiledWrite(
+    update(table(IdempotencyKey))
+    .where(_KEYS.user_id == bindparam("user_id"), _KEYS.key == bindparam("key"))
+    .values(
+        status_code=bindparam("status_code", type_=_KEYS.status_code.type),
+        response=bindparam("response", type_=_KEYS.response.type),
+        conversation_id=bindparam("conversation_id", type_=_KEYS.conversation_id.type),
+        pending_until=None,
+    )
+)
+
+
 class IdempotencyKeys(Store):
     """One user's idempotency keys."""
 
@@ -44,24 +70,16 @@ class IdempotencyKeys(Store):
         when the key was used for a different request.
         """
         now = utcnow()
-        await self.session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == self.user_id, IdempotencyKey.created_at < now - RETENTION
-            )
+        await _EXPIRE.execute(self.session, user_id=self.user_id, before=now - RETENTION)
+        taken = await _TAKE.returning(
+            self.session,
+            user_id=self.user_id,
+            key=key,
+            fingerprint=request,
+            pending_until=until,
+            created_at=now,
         )
-        taken = await self.session.scalar(
-            self.insert(IdempotencyKey)
-            .values(
-                user_id=self.user_id,
-                key=key,
-                fingerprint=request,
-                pending_until=until,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
-        if taken is not None:
+        if taken:
             return None
         first = (
             await self.session.execute(
@@ -88,13 +106,11 @@ class IdempotencyKeys(Store):
 
     async def settle(self, key: str, answer: Answer) -> None:
         """Keep the answer the key's turn gave, for its retries."""
-        await self.session.execute(
-            update(IdempotencyKey)
-            .where(self._key(key))
-            .values(
-                status_code=answer.status_code,
-                response=answer.body,
-                conversation_id=answer.conversation_id,
-                pending_until=None,
-            )
+        await _SETTLE.execute(
+            self.session,
+            user_id=self.user_id,
+            key=key,
+            status_code=answer.status_code,
+            response=answer.body,
+            conversation_id=answer.conversation_id,
         )

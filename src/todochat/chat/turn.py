@@ -210,18 +210,20 @@ class Chat:
                 first = await IdempotencyKeys(session, user_id).claim(asked.key, request, until)
                 if first is not None:
                     return first
-            conversations = ConversationStore(session, user_id)
             messages = MessageStore(session, user_id)
+            started = conversation_id is None
             if conversation_id is None:
+                conversations = ConversationStore(session, user_id)
                 created = await conversations.create(ConversationCreate(title=title_of(message)))
-                conversation_id, earlier = created.id, []
-                await conversations.claim_turn(conversation_id, until)
-            else:
-                await conversations.claim_turn(conversation_id, until)
-                earlier = await messages.latest(conversation_id, HISTORY_WINDOW)
+                conversation_id = created.id
+            # Storing the person's message claims the conversation for the turn.
+            [person] = await messages.append(
+                conversation_id, [MessageCreate(role=Role.USER, content=message)], claim=until
+            )
+            window = HISTORY_WINDOW
+            earlier = [] if started else await messages.before(conversation_id, person.seq, window)
             if self._rate_limits is not None:  # refused: the transaction takes nothing
                 await self._rate_limits.spend("chat turns", user_id)
-            await messages.append(conversation_id, [MessageCreate(role=Role.USER, content=message)])
         return _Opened(conversation_id, _window(earlier), until)
 
     async def _open_stored(
@@ -288,8 +290,8 @@ class Chat:
     ) -> None:
         user_id, number = asked.user_id, opened.conversation_id
         async with self._database.transaction(user_id) as session:
-            await MessageStore(session, user_id).append(number, [said])
-            await ConversationStore(session, user_id).release_turn(number, opened.until)
+            # Storing the answer ends the turn.
+            await MessageStore(session, user_id).append(number, [said], release=opened.until)
             if asked.key is not None:
                 await IdempotencyKeys(session, user_id).settle(asked.key, answer)
 

@@ -5,13 +5,14 @@ import binascii
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     bindparam,
+    case,
     delete,
     insert,
     or_,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.conversations.models import (
     Conversation,
@@ -31,7 +33,7 @@ from todochat.conversations.models import (
     MessageView,
     Role,
 )
-from todochat.db import CompiledRead, Store, view
+from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
@@ -139,29 +141,34 @@ _STARTED = {
 
 
 _CONVERSATION = table(Conversation).c
-_CLAIM_TURN = (
+_INSERT_CONVERSATION = CompiledWrite(
+    insert(table(Conversation)),
+    columns=("user_id", "id", "key", "title", "metadata", "created_at", "updated_at", "last_seq"),
+)
+# The live conversation `number` of user `owner`.
+_THIS_LIVE = and_(
+    _CONVERSATION.user_id == bindparam("owner"),
+    _CONVERSATION.id == bindparam("number"),
+    _CONVERSATION.deleted_at.is_(None),
+)
+# No turn holds the conversation: none was claimed, or its claim has expired.
+_TURN_FREE = or_(
+    _CONVERSATION.turn_until.is_(None),
+    _CONVERSATION.turn_until < bindparam("now", type_=_CONVERSATION.turn_until.type),
+)
+_UNTIL = bindparam("until", type_=_CONVERSATION.turn_until.type)
+_CLAIM_TURN = CompiledWrite(
     update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.deleted_at.is_(None),
-        or_(
-            _CONVERSATION.turn_until.is_(None),
-            _CONVERSATION.turn_until < bindparam("now", type_=_CONVERSATION.turn_until.type),
-        ),
-    )
-    .values(turn_until=bindparam("until", type_=_CONVERSATION.turn_until.type))
+    .where(_THIS_LIVE, _TURN_FREE)
+    .values(turn_until=_UNTIL)
     .returning(_CONVERSATION.id)
 )
-_RELEASE_TURN = (
-    update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.turn_until == bindparam("until", type_=_CONVERSATION.turn_until.type),
-    )
-    .values(turn_until=None)
-)
+
+
+async def _turn_refused(session: AsyncSession, user_id: str, conversation_id: int) -> NoReturn:
+    """Raise why a turn could not claim the conversation."""
+    await ConversationStore(session, user_id).get(conversation_id)  # not found, or:
+    raise TurnInProgress(conversation_id)
 
 
 class ConversationStore(Store):
@@ -189,18 +196,28 @@ class ConversationStore(Store):
                 User.last_conversation_id
             )
             now = utcnow()
-            conversation = Conversation(
-                user_id=self.user_id,
+            conversation = ConversationView(
                 id=number,
                 key=data.key,
                 title=data.title,
                 meta=data.metadata,
                 created_at=now,
                 updated_at=now,
+                deleted_at=None,
+                archived_at=None,
             )
-            self.session.add(conversation)
-            await self.session.flush()
-        return view(ConversationView, conversation)
+            await _INSERT_CONVERSATION.execute(
+                self.session,
+                user_id=self.user_id,
+                id=number,
+                key=data.key,
+                title=data.title,
+                metadata=data.metadata,
+                created_at=now,
+                updated_at=now,
+                last_seq=0,
+            )
+        return conversation
 
     @asynccontextmanager
     async def _naming(self, key: str | None) -> AsyncIterator[None]:
@@ -329,19 +346,11 @@ class ConversationStore(Store):
 
         Raises `TurnInProgress` while another turn holds it.
         """
-        claimed = await self.session.scalar(
-            _CLAIM_TURN,
-            {"owner": self.user_id, "number": conversation_id, "now": utcnow(), "until": until},
+        claimed = await _CLAIM_TURN.returning(
+            self.session, owner=self.user_id, number=conversation_id, now=utcnow(), until=until
         )
-        if claimed is None:
-            await self.get(conversation_id)  # not found, or:
-            raise TurnInProgress(conversation_id)
-
-    async def release_turn(self, conversation_id: int, until: datetime) -> None:
-        """End the turn `claim_turn` started with `until`; a claim taken since is left alone."""
-        await self.session.execute(
-            _RELEASE_TURN, {"owner": self.user_id, "number": conversation_id, "until": until}
-        )
+        if not claimed:
+            await _turn_refused(self.session, self.user_id, conversation_id)
 
     async def purge(self, conversation_id: int, deleted_before: datetime, batch: int) -> Purged:
         """Delete for good up to `batch` messages of a conversation soft-deleted before then,
@@ -422,36 +431,69 @@ _AFTER = CompiledRead(
 )
 _ONE = CompiledRead(_MESSAGE.where(Message.seq == bindparam("seq")))
 _KEYED = CompiledRead(_MESSAGE.where(Message.key == bindparam("key")))
-_TAKE_SEQ = (
+# Takes the next `count` message numbers and moves the conversation's updated_at; the row
+# lock this takes makes the writers of one conversation go one at a time.
+_TAKE = (
     update(table(Conversation))
-    .where(
-        _CONVERSATION.user_id == bindparam("owner"),
-        _CONVERSATION.id == bindparam("number"),
-        _CONVERSATION.deleted_at.is_(None),
-    )
+    .where(_THIS_LIVE)
     .values(
         last_seq=_CONVERSATION.last_seq + bindparam("count"),
         updated_at=bindparam("now", type_=_CONVERSATION.updated_at.type),
     )
     .returning(_CONVERSATION.last_seq)
 )
+_TAKE_SEQ = CompiledWrite(_TAKE)
+# The person's message claims the conversation for the assistant's turn, the answer ends it:
+# each in the statement that numbers the message.
+_TAKE_CLAIMING = CompiledWrite(_TAKE.where(_TURN_FREE).values(turn_until=_UNTIL))
+_TAKE_RELEASING = CompiledWrite(
+    # A claim taken since (after this turn's expired) is left alone.
+    _TAKE.values(
+        turn_until=case((_CONVERSATION.turn_until == _UNTIL, None), else_=_CONVERSATION.turn_until)
+    )
+)
 _MESSAGE_COLUMNS = table(Message).c
+_INSERT_MESSAGES = CompiledWrite(
+    insert(table(Message)),
+    columns=(
+        "user_id",
+        "conversation_id",
+        "seq",
+        "key",
+        "role",
+        "content",
+        "tool_calls",
+        "tool_results",
+        "metadata",
+        "created_at",
+    ),
+)
 
 
 class MessageStore(Store):
     """The messages of one user's live conversations."""
 
     async def append(
-        self, conversation_id: int, messages: Sequence[MessageCreate]
+        self,
+        conversation_id: int,
+        messages: Sequence[MessageCreate],
+        *,
+        claim: datetime | None = None,
+        release: datetime | None = None,
     ) -> list[MessageView]:
         """Add messages under the next `seq` numbers, moving the conversation's `updated_at`.
 
-        Raises `Conflict` when a message's key is another message's in the conversation.
+        They may open or end an assistant's turn in the same step: with `claim`, the live
+        conversation is held for the turn until then (as `ConversationStore.claim_turn` holds
+        it); with `release`, the turn claimed until then ends.
+
+        Raises `Conflict` when a message's key is another message's in the conversation, and
+        with `claim`, `TurnInProgress` while another turn holds the conversation.
         """
         if not messages:
             raise Invalid.field("messages", "must hold at least one message")
         now = utcnow()
-        last = await self._take(conversation_id, len(messages), now)
+        last = await self._take(conversation_id, len(messages), now, claim=claim, release=release)
         first = last - len(messages) + 1
         views = [
             MessageView(
@@ -467,8 +509,8 @@ class MessageStore(Store):
             for offset, message in enumerate(messages)
         ]
         try:
-            await self.session.execute(
-                insert(table(Message)),
+            await _INSERT_MESSAGES.execute_many(
+                self.session,
                 [
                     {
                         "user_id": self.user_id,
@@ -490,16 +532,30 @@ class MessageStore(Store):
             raise Conflict("message", "key", keys[0] if len(keys) == 1 else keys) from None
         return views
 
-    async def _take(self, conversation_id: int, count: int, now: datetime) -> int:
-        # Moves the conversation's updated_at and, with `count`, its last seq. The row lock
-        # this takes makes the writers of one conversation go one at a time.
-        last = await self.session.scalar(
-            _TAKE_SEQ,
-            {"owner": self.user_id, "number": conversation_id, "count": count, "now": now},
-        )
-        if last is None:
+    async def _take(
+        self,
+        conversation_id: int,
+        count: int,
+        now: datetime,
+        *,
+        claim: datetime | None = None,
+        release: datetime | None = None,
+    ) -> int:
+        """Take `count` more numbers (0: just hold the conversation); the last one taken."""
+        where = {"owner": self.user_id, "number": conversation_id, "count": count, "now": now}
+        if claim is not None and release is not None:
+            raise ValueError("a turn is claimed or released, not both")
+        if claim is not None:
+            taken = await _TAKE_CLAIMING.returning(self.session, **where, until=claim)
+            if not taken:
+                await _turn_refused(self.session, self.user_id, conversation_id)
+        elif release is not None:
+            taken = await _TAKE_RELEASING.returning(self.session, **where, until=release)
+        else:
+            taken = await _TAKE_SEQ.returning(self.session, **where)
+        if not taken:
             raise NotFound("conversation", conversation_id)
-        return int(last)
+        return int(taken[0][0])
 
     async def hold(self, conversation_id: int) -> None:
         """Hold the live conversation until the transaction ends, for a change to its messages.

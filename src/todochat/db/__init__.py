@@ -1,10 +1,11 @@
 """Engines and transactions on SQLite (embedded default) and PostgreSQL (production, Neon).
 
 One job per module: `urls` (what a DATABASE_URL names), `engine` (pools tuned per backend),
-`session` (transactions and read sessions acting for one user), `acting` (whom a session acts
-for), `rls` (row-level security's settings on PostgreSQL), `reads` (hot SELECTs compiled once
-and run on the driver), `faults` (lost connections and an unavailable database), `store` (the
-base of the per-domain stores).
+`sqlite` (SQLite written from the event loop's thread), `session` (transactions and read
+sessions acting for one user), `acting` (whom a session acts for), `rls` (row-level security's
+settings on PostgreSQL), `compiled` (hot statements compiled once and run on the driver),
+`reads` and `writes` (the read and write paths of those), `faults` (lost connections and an
+unavailable database), `store` (the base of the per-domain stores).
 
 The names below load their module on first use, so that reading a URL (`urls`, the standard
 library only) loads no SQLAlchemy: commands such as `todochat token` start without it.
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
     from todochat.db.session import Database, ReadSession
     from todochat.db.store import Store, view
     from todochat.db.urls import describe, driver_url, sqlite_path
+    from todochat.db.writes import CompiledWrite
 
 _MODULES = {
     "CompiledRead": "reads",
+    "CompiledWrite": "writes",
     "Database": "session",
     "ReadSession": "session",
     "Store": "store",
@@ -37,6 +40,7 @@ _MODULES = {
 }
 __all__ = [
     "CompiledRead",
+    "CompiledWrite",
     "Database",
     "ReadSession",
     "Store",

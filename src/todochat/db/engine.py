@@ -14,6 +14,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from todochat.db import sqlite
 from todochat.db.rls import (
     ALL_USERS_OPTION,
     USER_OPTION,
@@ -57,9 +58,19 @@ def create_engine(
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
-        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
-        _configure_sqlite(engine, begin=begin, busy=busy_timeout)
+        if reading:
+            engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
+            _configure_sqlite(engine, f"busy_timeout = {round(busy_timeout * 1000)}")
+            _begin_with(engine, "BEGIN")
+            return engine
+        # Writes run in the event loop's thread, BEGIN IMMEDIATE waiting without blocking it.
+        engine = create_async_engine(
+            target.set(drivername=f"sqlite+{sqlite.DRIVER}"),
+            echo=echo,
+            json_deserializer=_json_loads,
+            busy_wait=busy_timeout,
+        )
+        _configure_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {
         # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
@@ -150,23 +161,18 @@ def _quoter(connection: Connection) -> Callable[[str], str]:
     return lambda value: sql.Literal(value).as_string(driver)
 
 
-def _configure_sqlite(engine: AsyncEngine, *, begin: str, busy: float) -> None:
+def _configure_sqlite(engine: AsyncEngine, *pragmas: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so that BEGIN is ours to emit.
         connection.isolation_level = None
         cursor = connection.cursor()
-        for pragma in (
-            "foreign_keys = ON",
-            "journal_mode = WAL",
-            "synchronous = NORMAL",
-            f"busy_timeout = {round(busy * 1000)}",
-        ):
+        for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = NORMAL", *pragmas):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
+
+def _begin_with(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writers BEGIN IMMEDIATE, taking the write lock up front: concurrent writers queue on
-        # the busy timeout instead of failing when a read would have to upgrade to a write.
         connection.exec_driver_sql(begin)

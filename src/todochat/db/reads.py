@@ -2,18 +2,18 @@
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.util import greenlet_spawn
 
 from todochat.db.acting import acting_user
+from todochat.db.compiled import CompiledStatement
 from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS
 from todochat.db.faults import lost, once_more_if_lost, retired, sqlite_broken
 from todochat.db.rls import scoped_read
@@ -22,91 +22,29 @@ log = logging.getLogger("todochat.db")
 READER = "todochat_reader"
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    positions: tuple[str, ...] | None  # parameter order, for positional drivers (sqlite3)
-    defaults: Mapping[str, Any]
-    binds: Mapping[str, Callable[[Any], Any]]
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that need converting
-
-    def arguments(self, parameters: Mapping[str, Any]) -> Any:
-        """The parameters as the driver takes them, converted as SQLAlchemy would."""
-        values = {**self.defaults, **parameters}
-        for name, process in self.binds.items():
-            values[name] = process(values[name])
-        return values if self.positions is None else [values[name] for name in self.positions]
-
-    def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-        """The rows with their columns converted as SQLAlchemy would."""
-        if not self.results:
-            return list(rows)
-        converted: list[Sequence[Any]] = []
-        for row in rows:
-            values = list(row)
-            for index, process in self.results:
-                if values[index] is not None:  # every processor maps None to None
-                    values[index] = process(values[index])
-            converted.append(values)
-        return converted
-
-
-class CompiledRead:
+class CompiledRead(CompiledStatement):
     """A read statement compiled once per dialect and run on the driver itself.
 
-    On the hot read paths SQLAlchemy's execution machinery costs more than the query does
-    (`todochat bench run` measures it); these statements skip it while keeping its SQL and
-    its conversions of every parameter and column, and are logged like every statement when
-    the engine echoes (`DEBUG=true`).
+    In a read session it runs on the session's reader, without a Session or Connection
+    around it; in a transaction, on the transaction's connection.
     """
 
     def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
-
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            sql = self.statement.compile(dialect=dialect)
-            binds = {
-                sql.bind_names[bind]: processor
-                for bind in sql.binds.values()
-                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-                is not None
-            }
-            results = tuple(
-                (index, processor)
-                for index, column in enumerate(self.statement.selected_columns)
-                if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
-                is not None
-            )
-            positions = tuple(sql.positiontup) if sql.positiontup else None
-            defaults = {
-                sql.bind_names[bind]: bind.effective_value
-                for bind in sql.binds.values()
-                if not bind.required
-            }
-            compiled = _Compiled(sql.string, positions, defaults, binds, results)
-            self._compiled[dialect.name] = compiled
-        return compiled
+        super().__init__(statement)
 
     async def rows(self, session: AsyncSession, **parameters: Any) -> list[Sequence[Any]]:
         """The rows the statement selects with `parameters`, converted as SQLAlchemy would."""
+        reader: Reader | None = session.info.get(READER)
+        if reader is None:
+            return (await self.run(session, [parameters])).rows
         engine = session.get_bind().engine
-        compiled = self._compile(engine.dialect)
+        compiled = self.compiled(engine.dialect)
         arguments = compiled.arguments(parameters)
         if engine.echo:
             # These statements bypass SQLAlchemy's execution events: log them as it would.
             engine.logger.info("%s\n[compiled read] %r", compiled.sql, arguments)
-        reader: Reader | None = session.info.get(READER)
-        if reader is not None:
-            rows = await reader.fetch(compiled.sql, arguments, acting_user(session))
-            return compiled.convert(rows)
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        cursor = await driver.execute(compiled.sql, arguments)
-        return compiled.convert(await cursor.fetchall())
+        rows = await reader.fetch(compiled.sql, arguments, acting_user(session))
+        return compiled.convert(rows)
 
 
 class Reader(Protocol):

@@ -22,14 +22,15 @@ class ReadSession(Session):
     """A session that reads only: any insert, update, delete or flush is refused."""
 
 
-def _refuse(*_: Any) -> None:
+def refuse_write(*_: Any) -> None:
+    """Refuse a write in a read session."""
     raise RuntimeError("a read session cannot write: open a transaction")
 
 
 @event.listens_for(ReadSession, "do_orm_execute")
 def _read(state: ORMExecuteState) -> Result[Any] | None:
     if state.is_insert or state.is_update or state.is_delete:
-        _refuse()
+        refuse_write()
     if state.session.in_transaction():
         return None  # the session holds a connection already, and has read on it
     # The session's first statement takes a pooled connection: if that one turns out dead,
@@ -44,7 +45,7 @@ def _read(state: ORMExecuteState) -> Result[Any] | None:
     return state.invoke_statement()
 
 
-event.listen(ReadSession, "before_flush", _refuse)
+event.listen(ReadSession, "before_flush", refuse_write)
 
 
 class Database:
@@ -79,9 +80,17 @@ class Database:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
         with translated():
             session = await once_more_if_lost(lambda: self._begin(user_id))
-            async with session:
+            try:
                 yield session
                 await session.commit()
+            except BaseException:
+                # Rolled back as `async with session` closes it: shielded from cancellation,
+                # so that no connection is left checked out.
+                async with session:
+                    raise
+            # The commit gave the connection back: closing the session does no I/O now, so it
+            # is done here, not in the task that `async with` would start (event loop turns).
+            session.sync_session.close()
 
     async def _begin(self, user_id: str) -> AsyncSession:
         # BEGIN goes out now rather than with the first statement (the same round trip either

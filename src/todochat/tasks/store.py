@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, insert, select
 
-from todochat.db import CompiledRead, Store, view
+from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import NotFound
 from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
@@ -72,6 +72,9 @@ def _listing(shape: _Shape) -> CompiledRead:
     return CompiledRead(statement.limit(bindparam("limit")).offset(bindparam("offset")))
 
 
+_INSERT = CompiledWrite(insert(table(Task)), columns=("user_id", *TaskView._fields))
+
+
 def _escape_like(text: str) -> str:
     for special in (_LIKE_ESCAPE, "%", "_"):
         text = text.replace(special, _LIKE_ESCAPE + special)
@@ -99,7 +102,7 @@ class TaskStore(Store):
             updated_at=now,
             completed_at=None,
         )
-        await self.session.execute(insert(table(Task)), {"user_id": self.user_id, **task._asdict()})
+        await _INSERT.execute(self.session, user_id=self.user_id, **task._asdict())
         return task
 
     async def get(self, task_id: int) -> TaskView:

@@ -5,17 +5,19 @@ from collections import OrderedDict
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from todochat.db import Database, Store, view
+from todochat.db import CompiledWrite, Database, Store, view
 from todochat.errors import NotFound
 from todochat.orm import table, utcnow
 from todochat.users.auth import Identity
 from todochat.users.models import User, UserProfile, UserView
 
 _NEXT = {
-    counter.key: update(table(User))
-    .where(table(User).c.id == bindparam("user_id"))
-    .values({counter.key: counter + 1})
-    .returning(counter)
+    counter.key: CompiledWrite(
+        update(table(User))
+        .where(table(User).c.id == bindparam("user_id"))
+        .values({counter.key: counter + 1})
+        .returning(counter)
+    )
     for counter in (User.last_task_id, User.last_conversation_id)
 }
 
@@ -29,10 +31,10 @@ class UserStore(Store):
         The row lock this UPDATE takes serialises concurrent creators; a rollback returns the
         number, so races leave neither duplicates nor gaps.
         """
-        number = await self.session.scalar(_NEXT[counter.key], {"user_id": self.user_id})
-        if number is None:
+        taken = await _NEXT[counter.key].returning(self.session, user_id=self.user_id)
+        if not taken:
             raise NotFound("user", self.user_id)
-        return int(number)
+        return int(taken[0][0])
 
     async def ensure(self, profile: UserProfile | None = None) -> UserView:
         """Create the user on first sight; refresh the email and name a token carries."""

@@ -1,0 +1,206 @@
+"""SQLite written from the event loop's own thread, which nothing is allowed to block.
+
+A statement on a local WAL file takes microseconds; handing each one to a worker thread and
+back, as aiosqlite does several times per statement, costs many times that. The write engine
+calls sqlite3 directly instead. Only two things could make it wait:
+
+- the write lock, which another connection may hold: BEGIN IMMEDIATE is tried without
+  waiting and retried after ever longer sleeps that let the loop run, until the busy wait runs
+  out and it fails as SQLite itself does ("database is locked");
+- checkpoints, which copy the WAL into the database file and sync both to disk: they run in a
+  worker thread instead of after a commit in the loop.
+"""
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, pool
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
+from sqlalchemy.util import await_
+
+log = logging.getLogger("todochat.db")
+DRIVER = "inloop"
+FIRST_PAUSE = 0.0005
+LONGEST_PAUSE = 0.01
+# When the WAL has grown this much, a checkpoint is due (SQLite's default: 1,000 pages).
+CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+
+class InLoopDialect(SQLiteDialect_pysqlite):
+    """sqlite3 in the event loop's thread, for the engine that writes."""
+
+    driver = DRIVER
+    is_async = True
+    supports_statement_cache = True
+
+    def __init__(self, busy_wait: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.busy_wait = busy_wait
+        self._checkpointer: Checkpointer | None = None
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        """A pool whose wait for a free connection lets the event loop run."""
+        return pool.AsyncAdaptedQueuePool
+
+    def create_connect_args(self, url: URL) -> Any:
+        """sqlite3's arguments for the file `url` names, which the checkpointer minds."""
+        self._checkpointer = Checkpointer(Path(url.database or ""))
+        arguments, options = super().create_connect_args(url)
+        return arguments, {**options, "factory": Connection}
+
+    def on_connect(self) -> Any:
+        """Never wait on a lock in the loop; checkpoint elsewhere; BEGIN is ours to emit."""
+        inherited = super().on_connect()
+
+        def connected(connection: DBAPIConnection) -> None:
+            inherited(connection)
+            connection.isolation_level = None
+            for pragma in (
+                "busy_timeout = 0",
+                "wal_autocheckpoint = 0",
+                # The WAL is rewound after a checkpoint; cut it back to a size below the one
+                # that makes a checkpoint due.
+                f"journal_size_limit = {CHECKPOINT_BYTES // 4}",
+            ):
+                connection.execute(f"PRAGMA {pragma}")
+
+        return connected
+
+    def do_begin(self, dbapi_connection: DBAPIConnection) -> None:
+        """BEGIN IMMEDIATE: the write lock up front, waited for without blocking the loop.
+
+        Up front, because a transaction that read first and then had to upgrade to a write
+        would fail at once if another writer came between.
+        """
+        connection: sqlite3.Connection = dbapi_connection  # type: ignore[assignment]
+        give_up = time.monotonic() + self.busy_wait
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or time.monotonic() + pause > give_up:
+                    raise
+            await_(asyncio.sleep(pause))
+            pause = min(2 * pause, LONGEST_PAUSE)
+
+    def do_execute(
+        self,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None = None,
+    ) -> None:
+        """Run the statement (see `_awaited`)."""
+        cursor.execute(statement, parameters)
+        _awaited()
+
+    def do_execute_no_params(
+        self, cursor: DBAPICursor, statement: str, context: ExecutionContext | None = None
+    ) -> None:
+        """Run the statement (see `_awaited`)."""
+        cursor.execute(statement)
+        _awaited()
+
+    def do_executemany(
+        self,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None = None,
+    ) -> None:
+        """Run the statement once per parameter set (see `_awaited`)."""
+        cursor.executemany(statement, parameters)
+        _awaited()
+
+    def do_commit(self, dbapi_connection: DBAPIConnection) -> None:
+        """Commit, then start a checkpoint if one is due."""
+        dbapi_connection.commit()
+        if self._checkpointer is not None:
+            self._checkpointer.after_commit()
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+class Cursor(sqlite3.Cursor):
+    """A sqlite3 cursor, as an async engine handles it."""
+
+    async def _async_soft_close(self) -> None:
+        # Async drivers read a result whole before an await returns; rows from a local
+        # file are as well read when asked for, in this same thread.
+        pass
+
+
+class Connection(sqlite3.Connection):
+    """A sqlite3 connection whose cursors an async engine can handle."""
+
+    def cursor(self, factory: Any = Cursor) -> Cursor:  # type: ignore[override]
+        """A new cursor."""
+        return super().cursor(factory)  # type: ignore[no-any-return]
+
+
+class _Done:
+    """An awaitable that is already done: awaiting it never suspends."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield
+
+
+_DONE = _Done()
+
+
+def _awaited() -> None:
+    # An async engine refuses a statement during which nothing was awaited, to catch a
+    # blocking driver used by mistake; this one blocks on purpose, for microseconds.
+    await_(_DONE)
+
+
+class Checkpointer:
+    """Copies an SQLite file's WAL back into it from a worker thread, once the WAL has grown."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._wal = path.with_name(path.name + "-wal")
+        self._running = threading.Lock()
+
+    def after_commit(self) -> None:
+        """Start a checkpoint in a worker thread if one is due and none is under way."""
+        try:
+            due = self._wal.stat().st_size >= CHECKPOINT_BYTES
+        except FileNotFoundError:
+            return
+        if due and self._running.acquire(blocking=False):
+            threading.Thread(target=self._checkpoint, name="sqlite-checkpoint", daemon=True).start()
+
+    def _checkpoint(self) -> None:
+        try:
+            # FULL holds writers off while it copies, so that under a steady stream of writes
+            # the WAL is still copied whole and rewound; with no busy wait it never waits for
+            # a writer or reader, copying what it can as PASSIVE does.
+            connection = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(FULL)")
+            finally:
+                connection.close()
+        except sqlite3.Error as error:
+            # Busy: another connection was mid-step. The next commit starts another checkpoint.
+            level = logging.DEBUG if _busy(error) else logging.WARNING
+            log.log(level, "checkpointing %s stopped short: %s", self._path, error)
+        finally:
+            self._running.release()
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, InLoopDialect.__name__)
