@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.routing import Route
 
-from todochat import migrate, problems
+from todochat import logs, migrate, problems
 from todochat.chat.assistant import Assistant
 from todochat.chat.configured import configured_assistant
 from todochat.chat.routes import router as chat_router
@@ -141,6 +141,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.add_middleware(StrictUrl)
     app.add_middleware(RequestContext)
     return app
+
+
+def served() -> FastAPI:
+    """The application as each of `todochat serve --workers N`'s processes builds it."""
+    logs.configure()
+    return create_app()
 
 
 def _unready(detail: str) -> JSONResponse:

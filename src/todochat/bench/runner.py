@@ -8,15 +8,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy import text
 
 from todochat.bench.anchors import AgentsSession, LangChainHistory, seed_anchors
 from todochat.bench.api import HttpApi
 from todochat.bench.contenders import Contender, Ours, PostgresFloor, SqliteFloor
 from todochat.bench.dataset import TARGET_USER, Shape, background_user
-from todochat.bench.seed import prepare, seed_background, seed_target
+from todochat.bench.seed import analyze, prepare, seed_background, seed_target
 from todochat.conversations.store import MessageStore
-from todochat.db import Database, sqlite_path
+from todochat.db import sqlite_path
 
 WARMUP = 5
 # An anchor that is slow gets fewer samples rather than hours of run time.
@@ -54,15 +53,6 @@ class Measurement:
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
-
-
-async def _analyze(url: str) -> None:
-    database = Database(url)
-    try:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
-    finally:
-        await database.dispose()
 
 
 @dataclass
@@ -198,7 +188,7 @@ async def run(
             seed_background(url, shape, seeded, users, progress)
             seed_anchors(url, shape, seeded, users, target=False, progress=progress)
             seeded = users
-        await _analyze(url)
+        await analyze(url)
         lineup = await Lineup.on(url, shape)
         try:
             bar = progress.add_task(f"measuring at {factor}x", total=None)
