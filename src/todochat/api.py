@@ -49,7 +49,9 @@ def rate_limits(request: Request) -> RateLimits:
     return limits
 
 
-def database(request: Request) -> Database:
+# Dependencies are coroutines, even those that only look something up: FastAPI runs a plain
+# function in its thread pool, and that hop costs more than such a dependency's work.
+async def database(request: Request) -> Database:
     """The application's database."""
     db: Database = request.app.state.database
     return db

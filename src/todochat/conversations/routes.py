@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
 from todochat.api import Number, UserIdPath, UserSession
@@ -18,11 +18,14 @@ from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageSto
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER, Text
+from todochat.views import Public, json_response
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
 )
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+CONVERSATION = Public(ConversationPublic)
+MESSAGE = Public(MessagePublic)
 KEY_TAKEN: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorBody, "description": "Another of the user's conversations has the key"}
 }
@@ -42,12 +45,12 @@ class MessagePage(BaseModel):
     next_before: int | None
 
 
-def conversation_store(session: UserSession, user_id: UserIdPath) -> ConversationStore:
+async def conversation_store(session: UserSession, user_id: UserIdPath) -> ConversationStore:
     """The path user's conversations, in the request's transaction."""
     return ConversationStore(session, user_id)
 
 
-def message_store(session: UserSession, user_id: UserIdPath) -> MessageStore:
+async def message_store(session: UserSession, user_id: UserIdPath) -> MessageStore:
     """The path user's messages, in the request's transaction."""
     return MessageStore(session, user_id)
 
@@ -56,7 +59,7 @@ Conversations = Annotated[ConversationStore, Depends(conversation_store)]
 Messages = Annotated[MessageStore, Depends(message_store)]
 
 
-@router.get("")
+@router.get("", response_model=ConversationPage)
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
@@ -66,21 +69,16 @@ async def list_conversations(
         Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
     ] = None,
-) -> ConversationPage:
+) -> Response:
     """Live conversations, most recent activity first, one page after `cursor`."""
     if key is not None:
         try:
             found = [await conversations.by_key(key)]
         except NotFound:
             found = []
-        return ConversationPage(
-            items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
-        )
+        return json_response({"items": CONVERSATION.all(found), "next_cursor": None})
     page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
-    return ConversationPage(
-        items=[ConversationPublic.model_validate(c) for c in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return json_response({"items": CONVERSATION.all(page.items), "next_cursor": page.next_cursor})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=KEY_TAKEN)
@@ -139,23 +137,22 @@ async def unarchive_conversation(
     return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
 
 
-@router.get("/{conversation_id}/messages")
+@router.get("/{conversation_id}/messages", response_model=MessagePage)
 async def list_messages(
     messages: Messages,
     conversation_id: Number,
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
-) -> MessagePage:
+) -> Response:
     """The latest messages, or those just before `before`, oldest first."""
     if before is None:
         items = await messages.latest(conversation_id, limit, deleted=deleted)
     else:
         items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
-    return MessagePage(
-        items=[MessagePublic.model_validate(m) for m in items],
-        next_before=items[0].seq if has_older else None,
+    return json_response(
+        {"items": MESSAGE.all(items), "next_before": items[0].seq if has_older else None}
     )
 
 

@@ -18,6 +18,7 @@ PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE = 15  # connections per pool, each opened on first need
 
 
 def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> AsyncEngine:
@@ -35,8 +36,11 @@ def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> Asy
     engine = create_async_engine(
         target,
         echo=echo,
-        pool_size=5,
-        max_overflow=10,
+        # Every connection is kept, none opened for a burst and closed after it: a connection
+        # returned to a full pool is closed on return, which costs a connect per burst and,
+        # for the read path's raw connections (returned outside SQLAlchemy's greenlet), fails.
+        pool_size=POOL_SIZE,
+        max_overflow=0,
         pool_recycle=POOL_RECYCLE_SECONDS,
         # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
         connect_args={"prepare_threshold": None},
