@@ -2,8 +2,8 @@
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -73,14 +73,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         )
         try:
             async with mcp.running():
-                # What startup built lives as long as the process: out of the collector's
-                # sight, it is not traversed again by every full collection while serving.
-                gc.collect()
-                gc.freeze()
-                try:
+                with _startup_frozen():
                     yield
-                finally:
-                    gc.unfreeze()  # for a process that goes on, such as a test run
         finally:
             if purging is not None:
                 purging.cancel()
@@ -149,6 +143,20 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.add_middleware(StrictUrl)
     app.add_middleware(RequestContext)
     return app
+
+
+@contextmanager
+def _startup_frozen() -> Iterator[None]:
+    """What startup built, kept out of the collector's sight while the application serves.
+
+    It lives as long as the process: a full collection need not traverse it again and again.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # for a process that goes on, such as a test run
 
 
 def served() -> FastAPI:

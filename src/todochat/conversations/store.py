@@ -251,9 +251,7 @@ class ConversationStore(Store):
         """Live conversations (or the archived ones), most recent activity first, one page."""
         _check_limit(limit)
         if cursor is None:
-            found = await RECENT[archived].rows(
-                self.session, user_id=self.user_id, limit=limit + 1
-            )
+            found = await RECENT[archived].rows(self.session, user_id=self.user_id, limit=limit + 1)
         else:
             updated_at, number = decode_cursor(cursor)
             found = await _RECENT_AFTER[archived].rows(

@@ -79,7 +79,6 @@ class KeySet:
         self._fetching: asyncio.Task[dict[str, jwt.PyJWK]] | None = None
         self.generation = 0  # moves whenever the keys are fetched anew
 
-
     async def key(self, kid: str) -> jwt.PyJWK:
         """The published key `kid`, or `PyJWKClientError` when the JWKS has none by that id."""
         now = self._clock()
