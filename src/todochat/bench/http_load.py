@@ -21,23 +21,16 @@ from typing import Any
 import httpx
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Dialect, insert
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
 
-from todochat import migrate, orm
-from todochat.bench import wrk
+from todochat import migrate
+from todochat.bench import statements, wrk
 from todochat.bench.contenders import MEASURED, PAGE
 from todochat.bench.dataset import TARGET_USER, Shape
 from todochat.bench.seed import analyze, prepare, seed_users
 from todochat.bench.serving import Served, clean_env
-from todochat.bench.web_floor import PLAN, Plan, Statement
-from todochat.conversations.store import LATEST
+from todochat.bench.web_floor import PLAN, Plan
 from todochat.db import create_engine, driver_url, sqlite_path
-from todochat.tasks.models import Status, Task, TaskQuery, TaskView
-from todochat.tasks.store import listing
 from todochat.users.auth import issue_token
-from todochat.users.store import _NEXT
 
 TODOCHAT = "todochat"
 FLOOR = "web floor"
@@ -89,39 +82,19 @@ class Report:
         )
 
 
-def _driver_statement(
-    statement: ClauseElement,
-    dialect: Dialect,
-    keys: list[str] | None = None,
-    fixed: dict[str, Any] | None = None,
-) -> Statement:
-    """`statement` as todochat's driver receives it."""
-    compiled = statement.compile(dialect=dialect, column_keys=keys)
-    assert isinstance(compiled, SQLCompiler)
-    defaults = {
-        compiled.bind_names[bind]: bind.effective_value
-        for bind in compiled.binds.values()
-        if not bind.required
-    }
-    positions = list(compiled.positiontup) if compiled.positiontup else None
-    return Statement(compiled.string, positions, {**defaults, **(fixed or {})})
-
-
 def floor_plan(url: str) -> Plan:
     """The floor's statements: the very ones todochat's stores run for these requests."""
     dialect = create_engine(url).dialect  # no connection is made
     path = sqlite_path(url)
-    tasks = listing(TaskQuery(status=Status.PENDING, limit=PAGE))
+    read = statements.reads(dialect)
     return Plan(
         backend=dialect.name,
         database=str(path) if path is not None else driver_url(url),
         pool=FLOOR_POOL,
-        history=_driver_statement(LATEST[False].statement, dialect),
-        tasks=_driver_statement(tasks.statement, dialect, fixed={"offset": 0}),
-        next_task=_driver_statement(_NEXT["last_task_id"], dialect),
-        insert_task=_driver_statement(
-            insert(orm.table(Task)), dialect, keys=["user_id", *TaskView._fields]
-        ),
+        history=read["history"],
+        tasks=read["tasks"],
+        next_task=statements.next_task(dialect),
+        insert_task=statements.insert_task(dialect),
     )
 
 

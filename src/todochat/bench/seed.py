@@ -37,7 +37,7 @@ COLUMNS = {
     ),
     # The anchors' own tables (the Agents SDK's SQLAlchemySession, LangChain's history).
     "agent_sessions": ("session_id",),
-    "agent_messages": ("session_id", "message_data"),
+    "agent_messages": ("session_id", "message_data", "created_at"),
     "message_store": ("session_id", "message"),
 }  # fmt: skip
 PRIORITIES = ("none", "low", "medium", "high")
