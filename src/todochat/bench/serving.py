@@ -38,6 +38,7 @@ class Served:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.name = " ".join(program).removeprefix("-m ")
         with log.open("w") as output:
             self.process = subprocess.Popen(  # noqa: S603 (our own console entry point)
                 [sys.executable, *program, "--port", str(self.port), *arguments],
@@ -60,7 +61,7 @@ class Served:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-        raise RuntimeError(f"todochat serve did not become ready:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.name} did not become ready:\n{self.log.read_text()}")
 
     def stop(self, seconds: float = 15) -> int:
         """SIGTERM, as a process manager sends it; the exit status."""

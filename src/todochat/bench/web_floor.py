@@ -9,7 +9,7 @@ arguments) to a file named by `TODOCHAT_WEB_FLOOR` and serves `app` with uvicorn
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +73,8 @@ class Plan:
 
 
 class _Driver(Protocol):
+    async def open(self) -> None: ...
+
     async def rows(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Any]: ...
 
     async def create(self, user_id: str, title: str, now: datetime) -> tuple[int, Any]: ...
@@ -111,7 +113,7 @@ class _Postgres:
             )
             row = await cursor.fetchone()
             assert row is not None
-            values = _task_values(user_id, row[0], title, now, Jsonb([]), now)
+            values = _task_values(user_id, row[0], title, now, Jsonb([]))
             await connection.execute(
                 self.plan.insert_task.sql, self.plan.insert_task.arguments(values)
             )
@@ -146,7 +148,7 @@ class _Sqlite:
             (number,) = self.connection.execute(
                 self.plan.next_task.sql, self.plan.next_task.arguments({"user_id": user_id})
             ).fetchone()
-            values = _task_values(user_id, number, title, stamp, "[]", now)
+            values = _task_values(user_id, number, title, stamp, "[]")
             self.connection.execute(
                 self.plan.insert_task.sql, self.plan.insert_task.arguments(values)
             )
@@ -160,9 +162,7 @@ class _Sqlite:
         self.connection.close()
 
 
-def _task_values(
-    user_id: str, number: int, title: str, stamp: Any, tags: Any, _: datetime
-) -> dict[str, Any]:
+def _task_values(user_id: str, number: int, title: str, stamp: Any, tags: Any) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "id": number,
@@ -260,7 +260,7 @@ def create_app(path: Path | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await driver.open()  # type: ignore[attr-defined]
+        await driver.open()
         try:
             yield
         finally:
@@ -272,6 +272,3 @@ def create_app(path: Path | None = None) -> Starlette:
         Route("/readyz", lambda _: Response(b'{"status":"ok"}', media_type="application/json")),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-Factory = Callable[[], Starlette]
