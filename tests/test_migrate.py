@@ -14,6 +14,7 @@ from sqlalchemy import text
 from tests.conftest import BACKENDS, POSTGRES_ADMIN, PostgresServer
 from todochat import migrate
 from todochat.db import create_engine
+from todochat.errors import SchemaDrift
 from todochat.search.models import SEARCH_TABLES
 
 TODOCHAT = [sys.executable, "-m", "todochat"]
@@ -67,13 +68,13 @@ def test_upgrade_downgrade_upgrade_round_trips_without_drift(empty_database: str
 def test_check_finds_a_schema_changed_behind_the_migrations(empty_database: str) -> None:
     migrate.upgrade(empty_database)
     asyncio.run(execute(empty_database, "DROP INDEX ix_tasks_user_status"))
-    with pytest.raises(migrate.SchemaDrift, match="ix_tasks_user_status"):
+    with pytest.raises(SchemaDrift, match="ix_tasks_user_status"):
         migrate.check(empty_database)
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
 def test_check_refuses_a_database_that_is_not_at_head(empty_database: str) -> None:
-    with pytest.raises(migrate.SchemaDrift, match="not up to date"):
+    with pytest.raises(SchemaDrift, match="not up to date"):
         migrate.check(empty_database)
 
 

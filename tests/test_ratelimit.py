@@ -11,7 +11,8 @@ from tests.conftest import ApiUser, say, settings
 from tests.mcp.test_server import call, over_http, text
 from todochat.app import create_app
 from todochat.config import Settings
-from todochat.ratelimit import RateLimited, RateLimits
+from todochat.errors import RateLimited
+from todochat.ratelimit import RateLimits
 
 WRITES, CHAT_TURNS = 3, 2
 

@@ -8,9 +8,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.db import Database
-from todochat.problems import Forbidden
+from todochat.errors import Forbidden, Unauthenticated
 from todochat.ratelimit import RateLimits
-from todochat.users.auth import Authenticator, Identity, Unauthenticated
+from todochat.users.auth import Authenticator, Identity
 from todochat.users.store import KnownUsers
 from todochat.validation import MAX_NUMBER, Text
 

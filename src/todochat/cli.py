@@ -3,8 +3,8 @@
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -20,7 +20,7 @@ from todochat.bench.cli import bench
 from todochat.chat.terminal import talk
 from todochat.config import Settings, get_settings
 from todochat.db import Database, describe, sqlite_path
-from todochat.errors import NotFound, TodochatError
+from todochat.errors import TodochatError
 from todochat.mcp.stdio import serve_stdio
 from todochat.orm import utcnow
 from todochat.protocol import BoundedHeadProtocol
@@ -51,6 +51,16 @@ HostOption = Annotated[str, typer.Option(help="Interface the server listens on."
 PortOption = Annotated[int, typer.Option(help="Port the server listens on.")]
 
 
+@contextmanager
+def _failing(what: str) -> Iterator[None]:
+    """Tell a todochat error on standard error, after `what`, and exit with status 1."""
+    try:
+        yield
+    except TodochatError as error:
+        errors.print(f"{what}: {error}")
+        raise typer.Exit(1) from None
+
+
 def _database_url() -> str:
     return get_settings().database_url
 
@@ -66,11 +76,8 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     """Create the database if needed (the SQLite file, or the PostgreSQL database if the role
     may) and migrate it up to REVISION."""
     url = _database_url()
-    try:
+    with _failing("Cannot upgrade"):
         migrate.create_database(url)
-    except migrate.CannotCreate as error:
-        errors.print(f"Cannot upgrade: {error}")
-        raise typer.Exit(1) from None
     migrate.upgrade(url, revision)
     _report_revision(url)
 
@@ -93,11 +100,8 @@ def current() -> None:
 def check() -> None:
     """Exit non-zero unless the database is at head and matches the models."""
     url = _database_url()
-    try:
+    with _failing(f"Schema drift in {describe(url)}"):
         migrate.check(url)
-    except migrate.SchemaDrift as drift:
-        errors.print(f"Schema drift in {describe(url)}: {drift}")
-        raise typer.Exit(1) from None
     console.print(f"Database {describe(url)} matches the models.")
 
 
@@ -296,6 +300,7 @@ def export(
 
     try:
         with (
+            _failing("Cannot export"),
             partial.open("wb") if partial else nullcontext(sys.stdout.buffer) as file,
             Progress(console=errors, transient=True) as progress,
         ):
@@ -303,9 +308,6 @@ def export(
         if partial and out:
             partial.replace(out)
             console.print(f"Exported {_many(written, 'row')} of user {user} to {out}.")
-    except NotFound as error:
-        errors.print(f"Cannot export: {error}")
-        raise typer.Exit(1) from None
     finally:
         if partial:
             partial.unlink(missing_ok=True)
@@ -321,23 +323,23 @@ def import_(
     """Load an export file into an empty account, keeping every number and timestamp."""
     url = _database_url()
     _prepare(url)
-    try:
-        with file.open("rb") as lines, Progress(console=errors, transient=True) as progress:
-            bar = progress.add_task("importing", total=file.stat().st_size)
-            imported = asyncio.run(
-                _on_database(
-                    url,
-                    lambda database: import_lines(
-                        database,
-                        lines,
-                        as_user=as_user,
-                        progress=lambda size: progress.advance(bar, size),
-                    ),
-                )
+    with (
+        _failing(f"Cannot import {file}, nothing was written"),
+        file.open("rb") as lines,
+        Progress(console=errors, transient=True) as progress,
+    ):
+        bar = progress.add_task("importing", total=file.stat().st_size)
+        imported = asyncio.run(
+            _on_database(
+                url,
+                lambda database: import_lines(
+                    database,
+                    lines,
+                    as_user=as_user,
+                    progress=lambda size: progress.advance(bar, size),
+                ),
             )
-    except TodochatError as error:
-        errors.print(f"Cannot import {file}, nothing was written: {error}")
-        raise typer.Exit(1) from None
+        )
     console.print(
         f"Imported {_many(imported.tasks, 'task')}, {_many(imported.conversations, 'conversation')}"
         f" and {_many(imported.messages, 'message')} for user {imported.user_id}."

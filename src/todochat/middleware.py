@@ -9,9 +9,8 @@ from urllib.parse import unquote_plus, unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todochat import logs
-from todochat.errors import FieldError
+from todochat.errors import FieldError, echoable
 from todochat.problems import problem
-from todochat.validation import echoable
 
 log = logging.getLogger("todochat.http")
 REQUEST_ID_HEADER = b"x-request-id"

@@ -10,14 +10,7 @@ from psycopg import sql
 from sqlalchemy import make_url
 
 from todochat.db import create_engine, driver_url, sqlite_path
-
-
-class SchemaDrift(Exception):
-    """The database schema and the models disagree."""
-
-
-class CannotCreate(Exception):
-    """The PostgreSQL database does not exist and this role may not create it."""
+from todochat.errors import CannotCreate, SchemaDrift
 
 
 def create_database(url: str) -> None:

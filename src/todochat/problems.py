@@ -14,17 +14,20 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from todochat.errors import (
+    AuthUnavailable,
     Conflict,
     FieldError,
+    Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TodochatError,
     TurnFailed,
     TurnInProgress,
+    Unauthenticated,
+    echoable,
+    field_name,
 )
-from todochat.ratelimit import RateLimited
-from todochat.users.auth import AuthUnavailable, Unauthenticated
-from todochat.validation import echoable, field_name
 
 log = logging.getLogger("todochat.http")
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -43,10 +46,6 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     fields: list[ErrorField] = []
-
-
-class Forbidden(Exception):
-    """A valid token for another user than the one in the path."""
 
 
 @dataclass(frozen=True)
@@ -73,19 +72,23 @@ def _problem(
     return Problem(status, ErrorBody(error=error, detail=detail, fields=fields_), headers)
 
 
-def auth_problem(error: Unauthenticated | AuthUnavailable) -> Problem:
-    """The answer to a request whose token is missing, bad, or cannot be checked now."""
-    if isinstance(error, AuthUnavailable):
-        return _problem(503, "auth_unavailable", str(error), headers={"Retry-After": "5"})
-    if not error.token_given:  # RFC 6750: no error code when no credentials were sent
-        detail = f"missing bearer token: {error}"
-        return _problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
-    return _problem(
-        401,
-        "unauthenticated",
-        f"invalid bearer token: {error}",
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+# How HTTP answers each error it knows: the status and the body's `error` code. The body's
+# detail is the error's message and its `fields` the error's; Retry-After is the error's.
+ANSWERS: dict[type[TodochatError], tuple[int, str]] = {
+    Unauthenticated: (401, "unauthenticated"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    TurnInProgress: (409, "turn_in_progress"),
+    Invalid: (422, "invalid"),
+    RateLimited: (429, "rate_limited"),
+    TurnFailed: (502, "assistant_unavailable"),
+    AuthUnavailable: (503, "auth_unavailable"),
+}
+
+
+def _answer(error: TodochatError) -> tuple[int, str] | None:
+    return next((ANSWERS[kind] for kind in type(error).__mro__ if kind in ANSWERS), None)
 
 
 def _request_field(location: tuple[Any, ...]) -> str:
@@ -107,25 +110,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def problem_of(error: Exception) -> Problem:
     """How HTTP answers `error`; anything unforeseen is a 500 that tells nothing of it."""
-    match error:
-        case Unauthenticated() | AuthUnavailable():
-            return auth_problem(error)
-        case Forbidden():
-            return _problem(403, "forbidden", str(error))
-        case NotFound():
-            return _problem(404, "not_found", str(error))
-        case Invalid():
-            return _problem(422, "invalid", str(error), error.errors)
-        case Conflict():
-            return _problem(409, "conflict", str(error), (FieldError(error.field, "is taken"),))
-        case TurnInProgress():
-            return _problem(409, "turn_in_progress", str(error), headers={"Retry-After": "2"})
-        case TurnFailed():
-            return _problem(502, "assistant_unavailable", str(error))
-        case RateLimited():
-            headers = {"Retry-After": str(error.retry_after)}
-            return _problem(429, "rate_limited", str(error), headers=headers)
-    return _problem(500, "internal", "the server failed; the request id names it in the logs")
+    if not isinstance(error, TodochatError) or (answer := _answer(error)) is None:
+        return _problem(500, "internal", "the server failed; the request id names it in the logs")
+    status, code = answer
+    detail = str(error)
+    headers: dict[str, str] = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        # RFC 6750: a challenge names no error code when no credentials were sent.
+        if error.token_given:
+            detail = f"invalid bearer token: {detail}"
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        else:
+            detail = f"missing bearer token: {detail}"
+            headers["WWW-Authenticate"] = "Bearer"
+    return _problem(status, code, detail, error.fields, headers or None)
 
 
 def problem(
@@ -157,11 +157,11 @@ def allowed_methods(request: Request) -> str:
 def install(app: FastAPI) -> None:
     """Map every error a request can meet to the one shape."""
 
-    async def _known(_: Request, error: Exception) -> JSONResponse:
+    @app.exception_handler(TodochatError)
+    async def _known(request: Request, error: TodochatError) -> JSONResponse:
+        if _answer(error) is None:  # raised on purpose, but not meant to reach a client
+            log.error("unanswered error on %s %s", request.method, request.url.path, exc_info=error)
         return problem_of(error).response()
-
-    for known in (Unauthenticated, AuthUnavailable, Forbidden, TodochatError):
-        app.add_exception_handler(known, _known)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from todochat.errors import TodochatError
+from todochat.errors import RateLimited
 
 Budget = Literal["writes", "chat turns"]
 
@@ -21,15 +21,6 @@ def parse_budget(text: str) -> list[RateLimitItem]:
     """The limits `text` names ("120/minute", "20/minute;200/hour"); none for "" or "0"."""
     text = text.strip()
     return [] if text in ("", "0") else parse_many(text)
-
-
-class RateLimited(TodochatError):
-    """The user has spent a budget; it allows another in `retry_after` seconds."""
-
-    def __init__(self, budget: Budget, retry_after: int) -> None:
-        self.budget = budget
-        self.retry_after = retry_after
-        super().__init__(f"too many {budget}: try again in {retry_after} seconds")
 
 
 class RateLimits:

@@ -5,7 +5,7 @@ JSON types, portable JSON; and the conversion of validation failures to `Invalid
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -25,7 +25,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 from typing_extensions import TypeAliasType
 
-from todochat.errors import FieldError, Invalid
+from todochat.errors import FieldError, Invalid, echoable, field_name
 
 MAX_JSON_CHARS = 65_536
 # Task, conversation and message numbers are PostgreSQL integers.
@@ -196,13 +196,3 @@ def invalid(error: ValidationError) -> Invalid:
             for item in error.errors()
         )
     )
-
-
-def field_name(location: Iterable[object]) -> str:
-    """A validation error's location as a dotted name, safe to send back."""
-    return echoable(".".join(str(part) for part in location))
-
-
-def echoable(text: str) -> str:
-    """`text` with any lone surrogate (say, from a refused key) escaped, so it encodes as UTF-8."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -25,12 +25,12 @@ from todochat.conversations.models import (
 )
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.errors import Invalid, NotFound
+from todochat.errors import AccountInUse, Invalid, NotFound
 from todochat.tasks.models import Priority, Task, TaskCreate, TaskUpdate
 from todochat.tasks.store import TaskStore
 from todochat.transfer.export import export_pages
 from todochat.transfer.format import header, line
-from todochat.transfer.load import AccountInUse, import_lines
+from todochat.transfer.load import import_lines
 from todochat.users.models import User, UserProfile
 from todochat.users.store import UserStore
 

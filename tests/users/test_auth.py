@@ -26,7 +26,7 @@ from tests.conftest import SECRET, ApiUser, bearer, settings
 from todochat.app import create_app
 from todochat.config import Settings
 from todochat.db import Database
-from todochat.errors import NotFound
+from todochat.errors import NotFound, Unauthenticated
 from todochat.orm import utcnow
 from todochat.users.auth import (
     JWKS_CACHE_SECONDS,
@@ -34,7 +34,6 @@ from todochat.users.auth import (
     LEEWAY_SECONDS,
     VERIFIED_SECONDS,
     Authenticator,
-    Unauthenticated,
 )
 from todochat.users.models import User
 from todochat.users.store import UserStore

@@ -1,6 +1,7 @@
 """`todochat bench chat`: many people talking at once to an assistant whose model takes seconds.
 
-`todochat serve` runs as its own process, its assistant on the local model server; each person
+`todochat serve` runs as its own process, its assistant on the local model server (a process of
+its own too, as a real model is, so that its work is not the load generator's); each person
 asks to add a task (a tool call, then the answer: two model calls). Meanwhile another user lists
 their tasks over and over, to show what a turn in progress costs everyone else.
 """
@@ -9,9 +10,13 @@ import asyncio
 import json
 import secrets
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +25,6 @@ import httpx
 from rich.table import Table
 
 from todochat import migrate
-from todochat.bench.model_server import Behaviour, ModelServer
 from todochat.bench.serving import Served, clean_env
 from todochat.users.auth import issue_token
 
@@ -98,6 +102,22 @@ async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int
     return ChatLoad(people, turns, batches, reads, failures)
 
 
+@contextmanager
+def _model_server(think: float) -> Iterator[str]:
+    """The local model server in a process of its own; its base URL."""
+    command = [sys.executable, "-m", "todochat.bench.model_server", str(think)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        if not base_url:
+            raise RuntimeError("the model server did not start")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 async def run(url: str, people: list[int], think: float, rounds: int) -> list[ChatLoad]:
     """Serve `url` (created and migrated if need be) with the model thinking `think` s per
     call; load it with each crowd size."""
@@ -105,12 +125,12 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
     migrate.upgrade(url)
     secret = secrets.token_urlsafe(48)
     users = _Users(secret)
-    with ModelServer(Behaviour(think=think)) as model, tempfile.TemporaryDirectory() as folder:
+    with _model_server(think) as model_url, tempfile.TemporaryDirectory() as folder:
         env = clean_env(
             DATABASE_URL=url,
             BETTER_AUTH_SECRET=secret,
             OPENAI_MODEL="bench-model",
-            OPENAI_BASE_URL=model.base_url,
+            OPENAI_BASE_URL=model_url,
         )
         served = Served(env, Path(folder), Path(folder) / "serve.log")
         try:

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -127,12 +128,14 @@ class ModelServer:
         self._thread.join()
 
     async def _complete(self, request: Request) -> Response:
+        arrived = time.monotonic()
         body = await request.json()
         self.requests.append(body)
         behaviour, number = self.behaviour, len(self.requests)
         if behaviour.gate is not None and number >= behaviour.gate_from:
             await asyncio.to_thread(behaviour.gate.wait)
-        await asyncio.sleep(behaviour.think)
+        # The think time counts from the request's arrival: the server's own work is inside it.
+        await asyncio.sleep(max(0.0, behaviour.think - (time.monotonic() - arrived)))
         last = behaviour.fail_to or number
         failure = behaviour.failure if behaviour.fail_from <= number <= last else None
         if failure == "hang":
@@ -214,3 +217,14 @@ def _tool_call(reply: Reply, call_id: str) -> dict[str, Any]:
 
 def _finish(reply: Reply) -> str:
     return "tool_calls" if reply.tool is not None else "stop"
+
+
+def main() -> None:
+    """`python -m todochat.bench.model_server THINK`: print the base URL, serve until killed."""
+    with ModelServer(Behaviour(think=float(sys.argv[1]))) as model:
+        print(model.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

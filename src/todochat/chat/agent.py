@@ -12,10 +12,11 @@ from agents.tool_context import ToolContext
 from openai import AsyncOpenAI
 from openai.types.responses import ResponseTextDeltaEvent
 
-from todochat.chat.assistant import AssistantUnavailable, Said
-from todochat.chat.tools import TOOLS, TaskTools, Tool, ToolError
+from todochat.chat.assistant import Said
+from todochat.chat.tools import TOOLS, TaskTools, Tool
 from todochat.config import Settings
 from todochat.conversations.models import Role
+from todochat.errors import AssistantUnavailable, ToolError
 
 log = logging.getLogger("todochat.chat")
 MAX_TURNS = 8

@@ -38,7 +38,3 @@ class Assistant(Protocol):
     async def close(self) -> None:
         """Release what the assistant holds, such as its model client's connections."""
         ...
-
-
-class AssistantUnavailable(Exception):
-    """The model behind the assistant failed; the turn could not be answered."""

@@ -12,7 +12,7 @@ from todochat.chat.models import ToolCallPublic
 from todochat.conversations.models import MessageCreate, MessageView, Role
 from todochat.conversations.store import MessageStore
 from todochat.db import Database
-from todochat.errors import Invalid, NotFound
+from todochat.errors import Invalid, NotFound, ToolError
 from todochat.tasks.models import (
     Description,
     Status,
@@ -33,10 +33,6 @@ UserId = Annotated[
 ]
 LIST_LIMIT = 200
 _STORABLE = TypeAdapter(JsonObject)
-
-
-class ToolError(Exception):
-    """A tool call that failed; the message is a sentence an assistant can repeat to a person."""
 
 
 class ToolArguments(BaseModel):

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from todochat.chat.assistant import Assistant, AssistantUnavailable, Said
+from todochat.chat.assistant import Assistant, Said
 from todochat.chat.idempotency import Answer, IdempotencyKeys, fingerprint
 from todochat.chat.models import ChatResponse
 from todochat.chat.tools import TaskTools, ToolCall
 from todochat.conversations.models import ConversationCreate, MessageCreate, MessageView, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.errors import Invalid, TurnFailed
+from todochat.errors import AssistantUnavailable, Invalid, TurnFailed
 from todochat.orm import utcnow
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity

@@ -11,9 +11,10 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from todochat.errors import AuthUnavailable, Unauthenticated
 from todochat.mcp.server import IDENTITY
-from todochat.problems import auth_problem
-from todochat.users.auth import Authenticator, AuthUnavailable, Unauthenticated
+from todochat.problems import problem_of
+from todochat.users.auth import Authenticator
 
 
 class McpAuth:
@@ -30,7 +31,7 @@ class McpAuth:
                 raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
             identity = await self.authenticator().verify(token.strip())
         except (Unauthenticated, AuthUnavailable) as error:
-            await auth_problem(error).response()(scope, receive, send)
+            await problem_of(error).response()(scope, receive, send)
             return
         scope.setdefault("state", {})[IDENTITY] = identity
         await self.app(scope, receive, send)

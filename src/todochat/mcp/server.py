@@ -8,8 +8,9 @@ from mcp import types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
-from todochat.chat.tools import TOOLS, TaskTools, ToolError
-from todochat.ratelimit import RateLimited, RateLimits
+from todochat.chat.tools import TOOLS, TaskTools
+from todochat.errors import RateLimited, ToolError
+from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from todochat.db import Database
-from todochat.errors import Invalid, TodochatError
+from todochat.errors import AccountInUse, Invalid
 from todochat.transfer.format import (
     LINE,
     AnyLine,
@@ -24,14 +24,6 @@ from todochat.transfer.store import AccountStore
 from todochat.validation import invalid
 
 BATCH = 500
-
-
-class AccountInUse(TodochatError):
-    """The account to import into already holds data or has handed out numbers."""
-
-    def __init__(self, user_id: str) -> None:
-        self.user_id = user_id
-        super().__init__(f"user {user_id} already has data: import only into an empty account")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from todochat.config import Settings
 from todochat.db import sqlite_path
+from todochat.errors import AuthUnavailable, Unauthenticated
 from todochat.orm import utcnow
 from todochat.users.models import UserProfile
 
@@ -31,18 +32,6 @@ VERIFIED_SECONDS = 60
 VERIFIED_TOKENS = 10_000
 
 log = logging.getLogger("todochat.auth")
-
-
-class Unauthenticated(Exception):
-    """The request carries no token, or one that does not verify."""
-
-    def __init__(self, reason: str, *, token_given: bool = True) -> None:
-        self.token_given = token_given
-        super().__init__(reason)
-
-
-class AuthUnavailable(Exception):
-    """The keys that would verify the token cannot be fetched right now."""
 
 
 @dataclass(frozen=True)

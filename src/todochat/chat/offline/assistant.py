@@ -23,7 +23,8 @@ from todochat.chat.offline.grammar import (
 )
 from todochat.chat.offline.matching import best
 from todochat.chat.offline.memory import WHICH_ONE, WHICH_TASK, Change, Memory, Question, TaskState
-from todochat.chat.tools import LIST_LIMIT, TaskTools, ToolError
+from todochat.chat.tools import LIST_LIMIT, TaskTools
+from todochat.errors import ToolError
 
 HELP = (
     "I can add, list, complete, delete and update your tasks, and undo my last change. Try"
