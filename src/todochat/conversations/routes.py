@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from todochat.api import Number, UserIdPath, UserSession
+from todochat.api import Number, UserSession, session_user
 from todochat.conversations.models import (
     MAX_KEY_CHARS,
     ConversationCreate,
@@ -45,14 +45,14 @@ class MessagePage(BaseModel):
     next_before: int | None
 
 
-async def conversation_store(session: UserSession, user_id: UserIdPath) -> ConversationStore:
+async def conversation_store(session: UserSession) -> ConversationStore:
     """The path user's conversations, in the request's transaction."""
-    return ConversationStore(session, user_id)
+    return ConversationStore(session, session_user(session))
 
 
-async def message_store(session: UserSession, user_id: UserIdPath) -> MessageStore:
+async def message_store(session: UserSession) -> MessageStore:
     """The path user's messages, in the request's transaction."""
-    return MessageStore(session, user_id)
+    return MessageStore(session, session_user(session))
 
 
 Conversations = Annotated[ConversationStore, Depends(conversation_store)]

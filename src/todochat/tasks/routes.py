@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from todochat.api import Number, UserIdPath, UserSession
+from todochat.api import Number, UserSession, session_user
 from todochat.problems import ERROR_RESPONSES
 from todochat.tasks.models import TaskCreate, TaskPublic, TaskQuery, TaskUpdate
 from todochat.tasks.store import TaskStore
@@ -14,9 +14,9 @@ router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERRO
 PUBLIC = Public(TaskPublic)
 
 
-async def task_store(session: UserSession, user_id: UserIdPath) -> TaskStore:
+async def task_store(session: UserSession) -> TaskStore:
     """The path user's tasks, in the request's transaction."""
-    return TaskStore(session, user_id)
+    return TaskStore(session, session_user(session))
 
 
 Tasks = Annotated[TaskStore, Depends(task_store)]
