@@ -132,13 +132,14 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             )
         return Health(status="ok")
 
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["*"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID"],
-    )
+    if settings.cors_origins:  # with none allowed it would only add `Vary: Origin` everywhere
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
     app.add_middleware(LimitBody, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(StrictUrl)
     app.add_middleware(RequestContext)

@@ -61,6 +61,32 @@ class Run:
     workers: int
     endpoint: str
     load: wrk.Load
+    cpu_seconds: float  # what the server's processes spent, all of them, during the load
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """The server's CPU time per answered request: unlike requests per second, barely
+        moved by whatever else the machine runs."""
+        return 1000 * self.cpu_seconds / max(1, self.load.requests)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of process `pid` and every process under it, from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        process = int(stat.parent.name)
+        parents[process] = int(fields[1])
+        times[process] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {pid}
+    while grown := {p for p, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    return sum(times.get(p, 0.0) for p in tree)
 
 
 @dataclass(frozen=True)
@@ -73,10 +99,10 @@ class Report:
     load_after: tuple[float, float, float]
     runs: list[Run]
 
-    def find(self, server: str, workers: int, endpoint: str) -> wrk.Load:
-        """The load `server` met on `endpoint` with `workers` workers."""
+    def find(self, server: str, workers: int, endpoint: str) -> Run:
+        """How `server` did on `endpoint` with `workers` workers."""
         return next(
-            run.load
+            run
             for run in self.runs
             if (run.server, run.workers, run.endpoint) == (server, workers, endpoint)
         )
@@ -228,6 +254,7 @@ def run(
                             seconds=settings.warmup_seconds,
                             folder=folder,
                         )
+                        spent = cpu_seconds(served.process.pid)
                         load = wrk.run(
                             binary,
                             target,
@@ -236,7 +263,8 @@ def run(
                             seconds=settings.seconds,
                             folder=folder,
                         )
-                        runs.append(Run(server, workers, endpoint, load))
+                        spent = cpu_seconds(served.process.pid) - spent
+                        runs.append(Run(server, workers, endpoint, load, spent))
     backend = "sqlite" if sqlite_path(url) else "postgresql"
     return Report(backend, settings, load_before, os.getloadavg(), runs)
 
@@ -245,8 +273,9 @@ def _rows(report: Report) -> list[list[tuple[str, str]]]:
     rows = []
     for workers in report.settings.workers:
         for endpoint in ENDPOINTS:
-            ours = report.find(TODOCHAT, workers, endpoint)
-            floor = report.find(FLOOR, workers, endpoint)
+            ours_run = report.find(TODOCHAT, workers, endpoint)
+            floor_run = report.find(FLOOR, workers, endpoint)
+            ours, floor = ours_run.load, floor_run.load
             rows.append(
                 [
                     ("endpoint", endpoint),
@@ -257,6 +286,10 @@ def _rows(report: Report) -> list[list[tuple[str, str]]]:
                     ("todochat p50/p95/p99 ms", _latencies(ours)),
                     ("floor p50/p95/p99 ms", _latencies(floor)),
                     ("p99 ours / floor", f"{ours.p99_ms / floor.p99_ms:.2f}x"),
+                    (
+                        "CPU ms/request (ours, floor)",
+                        f"{ours_run.cpu_ms_per_request:.2f}, {floor_run.cpu_ms_per_request:.2f}",
+                    ),
                     ("errors (ours, floor)", f"{ours.errors}, {floor.errors}"),
                     ("timeouts (ours, floor)", f"{ours.timeouts}, {floor.timeouts}"),
                 ]
