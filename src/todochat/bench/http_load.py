@@ -30,14 +30,15 @@ from todochat.bench.seed import analyze, prepare, seed_users
 from todochat.bench.serving import Served, clean_env
 from todochat.bench.web_floor import PLAN, Plan
 from todochat.db import create_engine, driver_url, sqlite_path
+from todochat.db.engine import POOL_SIZE
 from todochat.users.auth import issue_token
 
 TODOCHAT = "todochat"
 FLOOR = "web floor"
 ENDPOINTS = ("history", "tasks", "create_task")
 TITLE = "Renew the passport before the trip"
-# todochat's read pool at its fullest (5 kept, 10 more on demand): the floor may keep as many.
-FLOOR_POOL = 15
+# The floor may keep as many connections as todochat's read pool does.
+FLOOR_POOL = POOL_SIZE
 
 
 @dataclass(frozen=True)

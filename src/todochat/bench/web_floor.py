@@ -135,11 +135,7 @@ class _Sqlite:
         """Nothing to open: the connection is made."""
 
     async def rows(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Any]:
-        return [
-            _sqlite_row(row) for row in self.connection.execute(
-                statement.sql, statement.arguments(values)
-            ).fetchall()
-        ]  # fmt: skip
+        return self.connection.execute(statement.sql, statement.arguments(values)).fetchall()
 
     async def create(self, user_id: str, title: str, now: datetime) -> tuple[int, Any]:
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -177,15 +173,10 @@ def _task_values(user_id: str, number: int, title: str, stamp: Any, tags: Any) -
     }
 
 
-def _sqlite_value(value: Any) -> Any:
-    # SQLite hands back text: timestamps (UTC, no offset) and JSON, as todochat stored them.
-    if isinstance(value, str) and len(value) == 26 and value[4] == "-" and value[10] == " ":
-        return datetime.fromisoformat(value + "+00:00")
-    return value
-
-
-def _sqlite_row(row: Sequence[Any]) -> list[Any]:
-    return [_sqlite_value(value) for value in row]
+# SQLite hands back text for timestamps (UTC, without an offset) and for JSON, as todochat
+# stored them; psycopg hands back the values themselves.
+def _time(value: Any) -> Any:
+    return datetime.fromisoformat(value + "+00:00") if isinstance(value, str) else value
 
 
 def _json(value: Any) -> Any:
@@ -202,9 +193,9 @@ def _task(row: Sequence[Any]) -> dict[str, Any]:
         "tags": _json(task["tags"]),
         "id": task["id"],
         "completed": bool(task["completed"]),
-        "created_at": task["created_at"],
-        "updated_at": task["updated_at"],
-        "completed_at": task["completed_at"],
+        "created_at": _time(task["created_at"]),
+        "updated_at": _time(task["updated_at"]),
+        "completed_at": _time(task["completed_at"]),
     }
 
 
@@ -217,8 +208,8 @@ def _message(row: Sequence[Any]) -> dict[str, Any]:
         "tool_calls": _json(message["tool_calls"]),
         "tool_results": _json(message["tool_results"]),
         "metadata": _json(message["metadata"]),
-        "created_at": message["created_at"],
-        "deleted_at": message["deleted_at"],
+        "created_at": _time(message["created_at"]),
+        "deleted_at": _time(message["deleted_at"]),
     }
 
 
