@@ -31,7 +31,7 @@ from todochat.bench.serving import Served, clean_env
 from todochat.bench.web_floor import PLAN, Plan
 from todochat.db import create_engine, driver_url, sqlite_path
 from todochat.db.engine import POOL_SIZE
-from todochat.users.auth import issue_token
+from todochat.users.tokens import issue_token
 
 TODOCHAT = "todochat"
 FLOOR = "web floor"

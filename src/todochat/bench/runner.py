@@ -94,9 +94,7 @@ class Lineup:
             await contender.close()
 
 
-async def _sample(
-    group: list[Contender], operation: str, iterations: int
-) -> dict[str, list[float]]:
+async def sample(group: list[Contender], operation: str, iterations: int) -> dict[str, list[float]]:
     """Seconds per call of `operation`, every contender of the group in every round.
 
     The contenders take turns call by call, each round starting with the next one, so that
@@ -174,14 +172,14 @@ async def check(lineup: "Lineup") -> None:
 
 async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]]:
     results: dict[str, dict[str, Stats]] = {c.name: {} for c in lineup.all}
-    for operation in _ORDER:
+    for operation in ORDER:
         runners = [c for c in lineup.all if operation in c.operations]
-        for name, taken in (await _sample(runners, operation, iterations)).items():
+        for name, taken in (await sample(runners, operation, iterations)).items():
             results[name][operation] = Stats.of(taken)
     return results
 
 
-_ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task", "search"]
+ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task", "search"]
 
 
 async def _history_peak(ours: Ours, anchor: LangChainHistory, shape: Shape) -> dict[str, int]:

@@ -14,7 +14,12 @@ from todochat.conversations.models import (
     MessageEdit,
     MessagePublic,
 )
-from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
+from todochat.conversations.store import (
+    MAX_CURSOR_CHARS,
+    MAX_PAGE,
+    ConversationStore,
+    MessageStore,
+)
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER, Text
@@ -31,14 +36,14 @@ KEY_TAKEN: dict[int | str, dict[str, object]] = {
 }
 
 
-class ConversationPage(BaseModel):
+class ConversationPagePublic(BaseModel):
     """Live conversations, most recent activity first; pass `next_cursor` as `cursor` for more."""
 
     items: list[ConversationPublic]
     next_cursor: str | None
 
 
-class MessagePage(BaseModel):
+class MessagePagePublic(BaseModel):
     """Messages oldest first; pass `next_before` as `before` for the page before them."""
 
     items: list[MessagePublic]
@@ -59,11 +64,11 @@ Conversations = Annotated[ConversationStore, Depends(conversation_store)]
 Messages = Annotated[MessageStore, Depends(message_store)]
 
 
-@router.get("", response_model=ConversationPage)
+@router.get("", response_model=ConversationPagePublic)
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
-    cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     archived: Annotated[bool, Query(description="List the archived ones instead")] = False,
     key: Annotated[
         Text | None,
@@ -137,7 +142,7 @@ async def unarchive_conversation(
     return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
 
 
-@router.get("/{conversation_id}/messages", response_model=MessagePage)
+@router.get("/{conversation_id}/messages", response_model=MessagePagePublic)
 async def list_messages(
     messages: Messages,
     conversation_id: Number,
