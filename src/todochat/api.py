@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todochat.db import Database
+from todochat.db import Database, acting_user
 from todochat.errors import Forbidden, Unauthenticated
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Authenticator, Identity
@@ -35,11 +35,15 @@ async def token_user(
 TokenUser = Annotated[Identity, Depends(token_user)]
 
 
-async def authenticated(user_id: UserIdPath, identity: TokenUser) -> Identity:
-    """The path's user, once their bearer token proves it."""
+def _the_path_user(user_id: str, identity: Identity) -> Identity:
     if identity.user_id != user_id:
         raise Forbidden("the token is for another user than the path names")
     return identity
+
+
+async def authenticated(user_id: UserIdPath, identity: TokenUser) -> Identity:
+    """The path's user, once their bearer token proves it."""
+    return _the_path_user(user_id, identity)
 
 
 CurrentUser = Annotated[Identity, Depends(authenticated)]
@@ -51,7 +55,9 @@ def rate_limits(request: Request) -> RateLimits:
     return limits
 
 
-def database(request: Request) -> Database:
+# Dependencies are coroutines, even those that only look something up: FastAPI runs a plain
+# function in its thread pool, and that hop costs more than such a dependency's work.
+async def database(request: Request) -> Database:
     """The application's database."""
     db: Database = request.app.state.database
     return db
@@ -60,14 +66,19 @@ def database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(database)]
 
 
+# The routes' own dependency depends on as few others as it can: FastAPI spends more time
+# resolving each one than most of them take to run.
 async def user_session(
-    request: Request, user: CurrentUser, db: DatabaseDep
+    request: Request, user_id: UserIdPath, identity: TokenUser
 ) -> AsyncIterator[AsyncSession]:
-    """The request's session for the authenticated user (stored on first sight).
+    """The request's session for the path's user, once their bearer token proves it (stored
+    on first sight).
 
     Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
     budget of writes.
     """
+    user = _the_path_user(user_id, identity)
+    db: Database = request.app.state.database
     reading = request.method in ("GET", "HEAD")
     if not reading:
         await rate_limits(request).spend("writes", user.user_id)
@@ -81,3 +92,10 @@ async def user_session(
 # "function" scope: the transaction commits before the response is sent, so a client never
 # sees success for a write that did not land.
 UserSession = Annotated[AsyncSession, Depends(user_session, scope="function")]
+
+
+def session_user(session: AsyncSession) -> str:
+    """The user a `UserSession` acts for."""
+    user_id = acting_user(session)
+    assert user_id is not None, "a UserSession always acts for its user"
+    return user_id

@@ -175,7 +175,13 @@ def _uses_local_secret(settings: "Settings") -> bool:
 
 
 @app.command()
-def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> None:
+def serve(
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (uvicorn's), each with its own pools.", min=1)
+    ] = 1,
+) -> None:
     """Serve the API and the web chat: migrating the embedded SQLite database on first start."""
     import uvicorn
 
@@ -203,7 +209,10 @@ def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> N
         )
         say(_chat_link(host, port, token))
     uvicorn.run(
-        application,
+        # Several workers each build the application themselves, from the environment.
+        application if workers == 1 else "todochat.app:served",
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         http=BoundedHeadProtocol,

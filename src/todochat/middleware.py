@@ -1,9 +1,9 @@
 """ASGI middleware: request ids and access logs, URLs that decode as given, a cap on body size."""
 
 import logging
+import os
 import re
 import time
-import uuid
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,7 +28,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
-        request_id = given.decode() if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given.decode() if _SAFE_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         token = logs.request_id.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -75,6 +75,28 @@ def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert "turns/s" in (tmp_path / "bench-results" / f"chat-{backend}.md").read_text()
 
 
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+def test_the_http_benchmark_runs_at_a_tiny_size_without_errors(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = todochat(empty_database, tmp_path, "http", "--tiny")
+    assert result.returncode == 0, result.stderr
+    backend = "sqlite" if empty_database.startswith("sqlite") else "postgresql"
+    report = json.loads((tmp_path / "bench-results" / f"http-{backend}.json").read_text())
+    runs = {(run["server"], run["workers"], run["endpoint"]): run["load"] for run in report["runs"]}
+    assert set(runs) == {
+        (server, workers, endpoint)
+        for server in ("todochat", "web floor")
+        for workers in (1, 2)
+        for endpoint in ("history", "tasks", "create_task")
+    }
+    for load in runs.values():
+        assert load["requests"] > 0
+        assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
+        assert (load["errors"], load["timeouts"]) == (0, 0)
+    assert "| create_task | 2 |" in (tmp_path / "bench-results" / f"http-{backend}.md").read_text()
+
+
 @pytest.mark.parametrize("empty_database", [OWNER], indirect=True)
 def test_the_row_security_benchmark_runs_at_a_tiny_size_as_the_databases_owner(
     empty_database: str, tmp_path: Path

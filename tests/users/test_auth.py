@@ -32,6 +32,7 @@ from todochat.users.auth import (
     JWKS_CACHE_SECONDS,
     JWKS_REFETCH_COOLDOWN_SECONDS,
     LEEWAY_SECONDS,
+    VERIFIED_SECONDS,
     Authenticator,
 )
 from todochat.users.models import UserView
@@ -850,3 +851,60 @@ async def test_an_unreachable_jwks_is_a_503_not_a_verdict_on_the_token(
     assert response.status_code == 503
     assert response.json()["error"] == "auth_unavailable"
     assert "Errno" not in response.text
+
+
+# --- verified tokens kept for a while -------------------------------------------------------
+
+
+class Wall:
+    """A Unix-time clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow().timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_remembered_token_is_still_refused_once_it_expires(alice: ApiUser) -> None:
+    wall = Wall()
+    authenticator = Authenticator(secret=SECRET, clock=Clock(), wall=wall)
+    token = hs256(claims(alice.id, lifetime=timedelta(seconds=5)))
+    assert (await authenticator.verify(token)).user_id == alice.id
+
+    wall.now += 5 + LEEWAY_SECONDS - 1
+    assert (await authenticator.verify(token)).user_id == alice.id
+    wall.now += 1
+    with pytest.raises(Unauthenticated, match="expired"):
+        await authenticator.verify(token)
+
+
+async def test_a_token_is_verified_in_full_again_after_a_minute(alice: ApiUser) -> None:
+    clock = Clock()
+    authenticator = Authenticator(secret=SECRET, clock=clock)
+    token = hs256(claims(alice.id))
+    assert (await authenticator.verify(token)).user_id == alice.id
+    authenticator._secret = OTHER_SECRET  # as if the signing secret had changed
+
+    clock.now += VERIFIED_SECONDS - 1
+    assert (await authenticator.verify(token)).user_id == alice.id
+    clock.now += 1
+    with pytest.raises(Unauthenticated, match="Signature"):
+        await authenticator.verify(token)
+
+
+async def test_a_remembered_token_whose_key_was_withdrawn_is_refused_once_the_keys_are_fetched(
+    jwks: JwksServer, alice: ApiUser
+) -> None:
+    clock = Clock()
+    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
+    old, new = new_key("EdDSA"), new_key("EdDSA")
+    jwks.publish(old)
+    token = old.sign(claims(alice.id))
+    assert (await authenticator.verify(token)).user_id == alice.id
+
+    jwks.publish(new)
+    assert (await authenticator.verify(token)).user_id == alice.id  # the keys are not stale yet
+    await authenticator.verify(new.sign(claims(alice.id)))  # an unknown kid: fetched anew
+    with pytest.raises(Unauthenticated, match=old.kid):
+        await authenticator.verify(token)

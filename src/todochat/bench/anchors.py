@@ -2,15 +2,16 @@
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from agents.extensions.memory import SQLAlchemySession
 from langchain_community.chat_message_histories import SQLChatMessageHistory
-from langchain_core.messages import AIMessage, HumanMessage, message_to_dict
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, message_to_dict
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from todochat.bench.contenders import ANSWER, PAGE, QUESTION, Contender
+from todochat.bench.contenders import ANSWER, MEASURED, PAGE, QUESTION, Contender
 from todochat.bench.dataset import EPOCH, TARGET_USER, Shape, Texts, background_user, messages
 from todochat.bench.seed import sink
 from todochat.db import async_url
@@ -44,6 +45,10 @@ class AgentsSession(Contender):
             ),
         }
 
+    async def texts(self) -> list[str]:
+        """The texts of the measured session's latest messages, oldest first."""
+        return [str(item["content"]) for item in await self.reader.get_items(limit=PAGE)]  # type: ignore[typeddict-item]
+
     async def create_tables(self) -> None:
         """Make the SDK create its tables and the measured sessions."""
         await self.reader.add_items([{"role": "user", "content": "hello"}])
@@ -71,8 +76,12 @@ class LangChainHistory(Contender):
             ),
         }
 
-    async def _history(self) -> object:
+    async def _history(self) -> list[BaseMessage]:
         return (await self.reader.aget_messages())[-PAGE:]
+
+    async def texts(self) -> list[str]:
+        """The texts of the measured session's latest messages, oldest first."""
+        return [str(message.content) for message in await self._history()]
 
     async def create_tables(self) -> None:
         """Make LangChain create its table."""
@@ -91,27 +100,39 @@ def _langchain_payload(role: str, content: str) -> str:
     return json.dumps(message_to_dict(message))
 
 
-def _sessions(shape: Shape, first: int, last: int, target: bool) -> Iterator[tuple[str, int]]:
+def _sessions(
+    shape: Shape, first: int, last: int, target: bool
+) -> Iterator[tuple[str, str, int, int]]:
+    """(session, the todochat user and conversation whose messages it holds, how many)."""
     if target:
-        yield READ_SESSION, shape.deep_messages
+        yield READ_SESSION, TARGET_USER, MEASURED, shape.deep_messages
     for user in range(first, last):
         for conversation in range(1, shape.user_conversations + 1):
-            yield f"{background_user(user)}-{conversation}", shape.user_messages
+            session = f"{background_user(user)}-{conversation}"
+            yield session, background_user(user), conversation, shape.user_messages
 
 
 def seed_anchors(
     url: str, shape: Shape, first: int, last: int, *, target: bool, progress: Progress
 ) -> None:
-    """Give the anchors the measured conversation and the background users' conversations."""
+    """Give the anchors the measured conversation and the background users' conversations.
+
+    Each holds the same messages as todochat's conversation of the same number, each message
+    stamped with its own time as one `add_items` call after another would stamp it: the Agents
+    SDK orders a session by time, and a session whose items all share one time must be sorted
+    whole to find its latest ones, which real use never gives.
+    """
     texts = Texts()
     sessions = list(_sessions(shape, first, last, target))
 
-    def rows(payload: Any) -> Iterator[tuple[str, str]]:
-        for n, (session, count) in enumerate(sessions):
-            for row in messages(texts, TARGET_USER, n, count, EPOCH):
-                yield session, payload(row[3], row[4])
+    def rows(payload: Any) -> Iterator[tuple[Any, ...]]:
+        for session, user, conversation, count in sessions:
+            start = EPOCH + timedelta(hours=conversation)  # as seed.py starts conversations
+            for row in messages(texts, user, conversation, count, start):
+                # The SDK's column is a naive timestamp, which CURRENT_TIMESTAMP fills in UTC.
+                yield session, payload(row[3], row[4]), row[7].replace(tzinfo=None)
 
     with sink(url, progress) as out:
-        out.write("agent_sessions", ((s,) for s, _ in sessions))
+        out.write("agent_sessions", ((s,) for s, *_ in sessions))
         out.write("agent_messages", rows(_agents_payload))
-        out.write("message_store", rows(_langchain_payload))
+        out.write("message_store", (row[:2] for row in rows(_langchain_payload)))

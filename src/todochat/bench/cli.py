@@ -98,6 +98,48 @@ def chat_turns(
     console.print(f"Wrote {out / f'chat-{backend}'}.json and .md")
 
 
+@bench.command("http")
+def http_load(
+    connections: Annotated[int, typer.Option(help="Connections open at once.", min=1)] = 64,
+    seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint.", min=1)] = 30,
+    workers: Annotated[str, typer.Option(help="uvicorn worker counts, one run each.")] = "1,2",
+    out: Out = Path("bench-results"),
+    tiny: Tiny = False,
+) -> None:
+    """todochat serve and the web floor under wrk's load over loopback, endpoint by endpoint."""
+    from todochat.bench import http_load as load  # noqa: PLC0415
+    from todochat.bench.wrk import WrkMissing  # noqa: PLC0415
+
+    url = get_settings().database_url
+    settings = (
+        load.TINY
+        if tiny
+        else load.Settings(
+            connections=connections,
+            seconds=seconds,
+            workers=tuple(int(n) for n in workers.split(",")),
+        )
+    )
+    with Progress(console=errors, transient=True) as progress:
+        step = progress.add_task("seeding", total=None)
+        try:
+            report = load.run(
+                url,
+                TINY if tiny else FULL,
+                settings,
+                progress,
+                lambda text: progress.update(step, description=text),
+            )
+        except (NotEmpty, load.FloorDiffers, WrkMissing) as error:
+            errors.print(f"Cannot run: {error}")
+            raise typer.Exit(1) from None
+    console.print(load.table(report))
+    out.mkdir(parents=True, exist_ok=True)
+    load.write_json(report, out / f"http-{report.backend}.json")
+    (out / f"http-{report.backend}.md").write_text(load.markdown(report))
+    console.print(f"Wrote {out / f'http-{report.backend}'}.json and .md")
+
+
 @bench.command("rls")
 def row_security(
     iterations: Annotated[

@@ -5,6 +5,7 @@ equivalent for is absent from its table.
 """
 
 import itertools
+import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -12,10 +13,13 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from sqlalchemy import TextClause
-from sqlalchemy.dialects import postgresql
+from psycopg.types.json import Jsonb
+from sqlalchemy import Dialect, TextClause
+from sqlalchemy.dialects import postgresql, sqlite
 
+from todochat.bench import statements
 from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
+from todochat.bench.web_floor import Statement
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, driver_url, sqlite_path
@@ -25,7 +29,7 @@ from todochat.tasks.models import Status, TaskCreate, TaskQuery
 from todochat.tasks.store import TaskStore
 
 Operation = Callable[[], Awaitable[object]]
-PAGE = 50
+PAGE = statements.PAGE
 CONVERSATIONS_PAGE = 20
 MEASURED = 1  # the measured user's 1,000-message conversation
 WRITTEN = 2  # turns are appended here, so the measured history keeps its length
@@ -103,110 +107,101 @@ class Ours(Contender):
         await self.database.dispose()
 
 
-HISTORY = (
-    "SELECT seq, role, content, tool_calls, tool_results, metadata, created_at, deleted_at"
-    " FROM messages"
-    " WHERE user_id = {p} AND conversation_id = {p} AND deleted_at IS NULL"
-    " ORDER BY seq DESC LIMIT {p}"
-)
-OLDER = HISTORY.replace("AND deleted_at", "AND seq < {p} AND deleted_at")
-CONVERSATIONS = (
-    "SELECT id, title, metadata, created_at, updated_at, deleted_at, archived_at"
-    " FROM conversations"
-    " WHERE user_id = {p} AND deleted_at IS NULL AND archived_at IS NULL"
-    " ORDER BY updated_at DESC, id DESC LIMIT {p}"
-)
-TASKS = (
-    "SELECT id, title, description, completed, priority, tags, created_at, updated_at,"
-    " completed_at FROM tasks WHERE user_id = {p} AND completed = {false}"
-    " ORDER BY id LIMIT {p}"
-)
-NEXT_SEQ = (
-    "UPDATE conversations SET last_seq = last_seq + 2, updated_at = {p}"
-    " WHERE user_id = {p} AND id = {p} AND deleted_at IS NULL RETURNING last_seq"
-)
-INSERT_MESSAGES = (
-    "INSERT INTO messages (user_id, conversation_id, seq, role, content, created_at)"
-    " VALUES ({p}, {p}, {p}, 'user', {p}, {p}), ({p}, {p}, {p}, 'assistant', {p}, {p})"
-)
-NEXT_TASK = "UPDATE users SET last_task_id = last_task_id + 1 WHERE id = {p} RETURNING last_task_id"
-INSERT_TASK = (
-    "INSERT INTO tasks (user_id, id, title, completed, priority, tags, created_at, updated_at)"
-    " VALUES ({p}, {p}, {p}, {false}, 'none', '[]', {p}, {p})"
-)
-
-
 class Write(NamedTuple):
-    """A write as the floor does it: take the next number, then insert under it."""
+    """A write as todochat's store does it: take the next number(s), then insert under them."""
 
-    take: Any
-    take_parameters: Callable[[datetime], tuple[Any, ...]]
-    insert: Any
-    insert_parameters: Callable[[datetime, int], tuple[Any, ...]]
+    take: Statement
+    take_values: Callable[[Any], dict[str, Any]]  # given the time
+    insert: Statement
+    rows: Callable[[Any, int], list[dict[str, Any]]]  # given the time and the number taken
 
 
 class Floor(Contender, ABC):
-    """The bare driver running the same SQL: reads as one statement, writes in one transaction."""
+    """The bare driver running todochat's own SQL, compiled from its stores' statements: reads
+    as one statement, writes in one transaction."""
 
-    backend = "postgresql"
-    placeholder = "%s"
-    false = "false"
-
-    def __init__(self, shape: Shape) -> None:
+    def __init__(self, dialect: Dialect, shape: Shape) -> None:
         super().__init__()
-        older = shape.deep_messages // 2
+        read = statements.reads(dialect)
+        turn_write, task_write = (
+            (statements.take_seq(dialect), statements.insert_message(dialect)),
+            (statements.next_task(dialect), statements.insert_task(dialect)),
+        )
         user = TARGET_USER
+        older = shape.deep_messages // 2
 
-        def sql(template: str) -> Any:
-            return template.format(p=self.placeholder, false=self.false)
+        def task(now: Any, number: int) -> list[dict[str, Any]]:
+            values = dict.fromkeys(statements.TASK_COLUMNS)
+            values.update(user_id=user, id=number, title="Renew", completed=False)
+            values.update(priority="none", tags=self.json([]), created_at=now, updated_at=now)
+            return [values]
 
-        def task(now: datetime, number: int) -> tuple[Any, ...]:
-            at = self.timestamp(now)
-            return (user, number, "Renew", at, at)
+        def turn(now: Any, last: int) -> list[dict[str, Any]]:
+            rows = []
+            for seq, role, content in ((last - 1, "user", QUESTION), (last, "assistant", ANSWER)):
+                values = dict.fromkeys(statements.MESSAGE_COLUMNS)
+                values.update(user_id=user, conversation_id=WRITTEN, seq=seq, role=role)
+                values.update(content=content, created_at=now)
+                rows.append(values)
+            return rows
 
-        def messages(now: datetime, last: int) -> tuple[Any, ...]:
-            at = self.timestamp(now)
-            return (user, WRITTEN, last - 1, QUESTION, at, user, WRITTEN, last, ANSWER, at)
-
+        base = {"user_id": user, "limit": PAGE}
         self.operations = {
-            "history": lambda: self.read(sql(HISTORY), (user, MEASURED, PAGE)),
-            "older": lambda: self.read(sql(OLDER), (user, MEASURED, older, PAGE)),
-            "conversations": lambda: self.read(sql(CONVERSATIONS), (user, CONVERSATIONS_PAGE + 1)),
+            "history": lambda: self.read(read["history"], {**base, "conversation_id": MEASURED}),
+            "older": lambda: self.read(
+                read["older"], {**base, "conversation_id": MEASURED, "before": older}
+            ),
+            "conversations": lambda: self.read(
+                read["conversations"], {"user_id": user, "limit": CONVERSATIONS_PAGE + 1}
+            ),
             "turn": lambda: self.write(
                 Write(
-                    sql(NEXT_SEQ),
-                    lambda now: (self.timestamp(now), user, WRITTEN),
-                    sql(INSERT_MESSAGES),
-                    messages,
+                    turn_write[0],
+                    lambda now: {"owner": user, "number": WRITTEN, "count": 2, "now": now},
+                    turn_write[1],
+                    turn,
                 )
             ),
-            "tasks": lambda: self.read(sql(TASKS), (user, PAGE)),
+            "tasks": lambda: self.read(read["tasks"], base),
             "create_task": lambda: self.write(
-                Write(sql(NEXT_TASK), lambda now: (user,), sql(INSERT_TASK), task)
+                Write(task_write[0], lambda _: {"user_id": user}, task_write[1], task)
             ),
             "search": self._search,
         }
         self._searches = itertools.cycle(SEARCHES)
-        self._search_sql = self.named(STATEMENTS[self.backend])
+        self._search_sql = self.named(STATEMENTS[dialect.name])
 
     async def _search(self) -> object:
         query = next(self._searches)
-        return await self.read(
+        return await self.run(
             self._search_sql, parameters(self.backend, SEARCH_USER, query, SEARCH_HITS)
         )
+
+    @property
+    def backend(self) -> str:
+        """`postgresql` or `sqlite`."""
+        return "sqlite" if isinstance(self, SqliteFloor) else "postgresql"
 
     def named(self, statement: TextClause) -> str:
         """`statement` with named parameters, as the driver takes them."""
         dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
         return str(statement.compile(dialect=dialect))  # %(name)s, as psycopg takes them
 
+    def read(self, statement: Statement, values: dict[str, Any]) -> Awaitable[object]:
+        """Run one of todochat's reads with `values`; its rows."""
+        return self.run(statement.sql, statement.arguments(values))
+
     def timestamp(self, now: datetime) -> Any:
         """A timestamp as the driver binds it."""
         return now
 
+    def json(self, value: Any) -> Any:
+        """A JSON value as the driver binds it."""
+        return Jsonb(value)
+
     @abstractmethod
-    async def read(self, sql: Any, parameters: Any) -> object:
-        """Run one query with its parameters (a tuple or, when named, a dict); its rows."""
+    async def run(self, sql: str, arguments: Any) -> list[Any]:
+        """Run one query; its rows."""
 
     @abstractmethod
     async def write(self, step: Write) -> object:
@@ -219,7 +214,7 @@ class PostgresFloor(Floor):
     name = "floor (psycopg)"
 
     def __init__(self, connection: psycopg.AsyncConnection[Any], shape: Shape) -> None:
-        super().__init__(shape)
+        super().__init__(postgresql.psycopg.dialect(), shape)  # type: ignore[no-untyped-call]
         self.connection = connection
 
     @classmethod
@@ -234,17 +229,20 @@ class PostgresFloor(Floor):
         )
         return cls(connection, shape)
 
-    async def read(self, sql: Any, parameters: Any) -> object:
-        cursor = await self.connection.execute(sql, parameters)
+    async def run(self, sql: str, arguments: Any) -> list[Any]:
+        cursor = await self.connection.execute(sql, arguments)
         return await cursor.fetchall()
 
     async def write(self, step: Write) -> object:
         now = datetime.now(UTC)
         async with self.connection.transaction():
-            cursor = await self.connection.execute(step.take, step.take_parameters(now))
+            cursor = await self.connection.execute(
+                step.take.sql, step.take.arguments(step.take_values(now))
+            )
             row = await cursor.fetchone()
             assert row is not None
-            await self.connection.execute(step.insert, step.insert_parameters(now, row[0]))
+            rows = [step.insert.arguments(values) for values in step.rows(now, row[0])]
+            await self.connection.cursor().executemany(step.insert.sql, rows)
         return row
 
     async def close(self) -> None:
@@ -255,12 +253,9 @@ class SqliteFloor(Floor):
     """sqlite3 alone, with the pragmas todochat sets."""
 
     name = "floor (sqlite3)"
-    backend = "sqlite"
-    placeholder = "?"
-    false = "0"
 
     def __init__(self, url: str, shape: Shape) -> None:
-        super().__init__(shape)
+        super().__init__(sqlite.aiosqlite.dialect(), shape)
         self.connection = sqlite3.connect(str(sqlite_path(url)), isolation_level=None)
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
             self.connection.execute(f"PRAGMA {pragma}")
@@ -268,19 +263,25 @@ class SqliteFloor(Floor):
     def timestamp(self, now: datetime) -> Any:
         return now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
+    def json(self, value: Any) -> Any:
+        return json.dumps(value)
+
     def named(self, statement: TextClause) -> str:
         return statement.text  # sqlite3 takes :name parameters as they are
 
-    async def read(self, sql: Any, parameters: Any) -> object:
-        return self.connection.execute(sql, parameters).fetchall()
+    async def run(self, sql: str, arguments: Any) -> list[Any]:
+        return self.connection.execute(sql, arguments).fetchall()
 
     async def write(self, step: Write) -> object:
-        now = datetime.now(UTC)
+        now = self.timestamp(datetime.now(UTC))
         self.connection.execute("BEGIN IMMEDIATE")
         try:
-            row = self.connection.execute(step.take, step.take_parameters(now)).fetchone()
+            row = self.connection.execute(
+                step.take.sql, step.take.arguments(step.take_values(now))
+            ).fetchone()
             assert row is not None
-            self.connection.execute(step.insert, step.insert_parameters(now, row[0]))
+            rows = [step.insert.arguments(values) for values in step.rows(now, row[0])]
+            self.connection.executemany(step.insert.sql, rows)
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise

@@ -19,8 +19,8 @@ from rich.table import Table
 from todochat.bench.api import HttpApi
 from todochat.bench.contenders import Contender, Ours
 from todochat.bench.dataset import Shape
-from todochat.bench.runner import ORDER, Stats, analyze, sample
-from todochat.bench.seed import prepare, seed_background, seed_target
+from todochat.bench.runner import ORDER, Stats, sample
+from todochat.bench.seed import analyze, prepare, seed_background, seed_target
 from todochat.db import driver_url
 
 # The tables the policies bind (migration 2026_11_25_row_security).

@@ -1,22 +1,29 @@
 """The benchmark run: grow the dataset through the factors, timing every contender at each."""
 
 import gc
+import math
 import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy import text
 
 from todochat.bench.anchors import AgentsSession, LangChainHistory, seed_anchors
 from todochat.bench.api import HttpApi
-from todochat.bench.contenders import Contender, Ours, PostgresFloor, SqliteFloor
+from todochat.bench.contenders import (
+    CONVERSATIONS_PAGE,
+    Contender,
+    Ours,
+    PostgresFloor,
+    SqliteFloor,
+)
 from todochat.bench.dataset import TARGET_USER, Shape, background_user
-from todochat.bench.seed import prepare, seed_background, seed_target
+from todochat.bench.seed import analyze, prepare, seed_background, seed_target
 from todochat.conversations.store import MessageStore
-from todochat.db import Database, sqlite_path
+from todochat.db import sqlite_path
 
 WARMUP = 5
 # An anchor that is slow gets fewer samples rather than hours of run time.
@@ -56,16 +63,6 @@ class Measurement:
         return asdict(self)
 
 
-async def analyze(url: str) -> None:
-    """Refresh the planner's statistics of the database at `url`."""
-    database = Database(url)
-    try:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
-    finally:
-        await database.dispose()
-
-
 @dataclass
 class Lineup:
     """Everyone measured in one round."""
@@ -98,48 +95,87 @@ class Lineup:
 
 
 async def sample(group: list[Contender], operation: str, iterations: int) -> dict[str, list[float]]:
-    """Seconds per call of `operation`, the group's contenders interleaved round by round.
+    """Seconds per call of `operation`, every contender of the group in every round.
 
-    Interleaving makes whatever else the machine does fall on each of them alike; each round
-    starts with the next contender, so none always follows the same one; and the collector
-    waits until a call ends, so one contender's garbage is not collected in another's time.
+    The contenders take turns call by call, each round starting with the next one, so that
+    whatever else the machine does falls on each of them alike and none always follows the
+    same one; the collector waits until a call ends, so that one contender's garbage is not
+    collected in another's time. A contender whose warm-up calls say it would take longer
+    than BUDGET_SECONDS is timed in every k-th round only: fewer samples, spread over the
+    whole run all the same.
     """
     samples: dict[str, list[float]] = {c.name: [] for c in group}
+    every: dict[str, int] = {}
     for contender in group:
+        started = time.perf_counter()
         for _ in range(WARMUP):
             await contender.operations[operation]()
+        cost = (time.perf_counter() - started) / WARMUP
+        most = max(1, iterations // MIN_SAMPLES)
+        every[contender.name] = min(most, max(1, math.ceil(cost * iterations / BUDGET_SECONDS)))
     for iteration in range(iterations):
         start = iteration % len(group)
         for contender in group[start:] + group[:start]:
-            taken = samples[contender.name]
-            if len(taken) >= MIN_SAMPLES and sum(taken) > BUDGET_SECONDS:
+            if iteration % every[contender.name]:
                 continue
             gc.disable()
             try:
                 started = time.perf_counter()
                 await contender.operations[operation]()
-                taken.append(time.perf_counter() - started)
+                samples[contender.name].append(time.perf_counter() - started)
             finally:
                 gc.enable()
     return samples
 
 
+# What each read must return alike from todochat and the floor: the rows' keys and text.
+_SAME_ROWS: dict[str, tuple[Callable[[Any], list[Any]], Callable[[Any], list[Any]]]] = {
+    "history": (
+        lambda views: [(m.seq, m.content) for m in reversed(views)],
+        lambda rows: [(row[0], row[3]) for row in rows],
+    ),
+    "conversations": (
+        lambda page: [c.id for c in page.items],
+        lambda rows: [row[0] for row in rows[:CONVERSATIONS_PAGE]],
+    ),
+    "tasks": (
+        lambda views: [(t.id, t.title) for t in views],
+        lambda rows: [(row[0], row[1]) for row in rows],
+    ),
+    "search": (
+        lambda hits: [(h.conversation_id, h.seq, h.task_id) for h in hits],
+        lambda rows: [tuple(row[:3]) for row in rows],
+    ),
+}
+_SAME_ROWS["older"] = _SAME_ROWS["history"]
+
+
+class Differs(Exception):
+    """A contender does not return what todochat returns: comparing their times means nothing."""
+
+
+async def check(lineup: "Lineup") -> None:
+    """Before any timing: the floor returns todochat's rows, the anchors its history's texts."""
+    for operation, (ours_of, floor_of) in _SAME_ROWS.items():
+        ours = ours_of(await lineup.ours.operations[operation]())
+        floor = floor_of(await lineup.floor.operations[operation]())
+        if not ours or ours != floor:
+            raise Differs(f"{operation}: the floor returned {floor[:3]}…, todochat {ours[:3]}…")
+    ours_history, _ = _SAME_ROWS["history"]
+    newest_first = ours_history(await lineup.ours.operations["history"]())
+    history = [text for _, text in reversed(newest_first)]
+    for anchor in (lineup.agents, lineup.langchain):
+        texts = await anchor.texts()
+        if texts != history:
+            raise Differs(f"history: {anchor.name} returned other messages than todochat")
+
+
 async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]]:
     results: dict[str, dict[str, Stats]] = {c.name: {} for c in lineup.all}
     for operation in ORDER:
-        # todochat and the floor share rounds: their ratio is the one that must be exact.
-        # Each anchor runs apart, so that its heavy calls do not slow the others' next ones.
-        groups: list[list[Contender]] = [
-            [lineup.ours, lineup.floor],
-            [lineup.api],
-            [lineup.agents],
-            [lineup.langchain],
-        ]
-        for group in groups:
-            runners = [c for c in group if operation in c.operations]
-            if runners:
-                for name, taken in (await sample(runners, operation, iterations)).items():
-                    results[name][operation] = Stats.of(taken)
+        runners = [c for c in lineup.all if operation in c.operations]
+        for name, taken in (await sample(runners, operation, iterations)).items():
+            results[name][operation] = Stats.of(taken)
     return results
 
 
@@ -202,6 +238,7 @@ async def run(
         try:
             bar = progress.add_task(f"measuring at {factor}x", total=None)
             measurement = Measurement(factor, shape.messages_at(factor), shape.tasks_at(factor))
+            await check(lineup)
             measurement.results = await _time(lineup, iterations)
             measurement.history_peak_bytes = await _history_peak(
                 lineup.ours, lineup.langchain, shape

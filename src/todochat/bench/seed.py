@@ -38,7 +38,7 @@ COLUMNS = {
     ),
     # The anchors' own tables (the Agents SDK's SQLAlchemySession, LangChain's history).
     "agent_sessions": ("session_id",),
-    "agent_messages": ("session_id", "message_data"),
+    "agent_messages": ("session_id", "message_data", "created_at"),
     "message_store": ("session_id", "message"),
 }  # fmt: skip
 PRIORITIES = ("none", "low", "medium", "high")
@@ -162,21 +162,27 @@ def _load(out: Sink, texts: Texts, users: Sequence[tuple[str, int, Sequence[int]
     out.write("messages", (row for u, _, lengths in users for row in _messages(texts, u, lengths)))
 
 
+def seed_users(
+    url: str, users: Sequence[tuple[str, int, Sequence[int]]], progress: Progress
+) -> None:
+    """Load users, each as (id, how many tasks, the length of each of their conversations)."""
+    with sink(url, progress) as out:
+        _load(out, Texts(), users)
+
+
 def seed_target(url: str, shape: Shape, progress: Progress) -> None:
     """Load the measured users: the one whose lists are read, the one whose history is searched."""
     users = [
         (TARGET_USER, shape.tasks, shape.target_lengths),
         (SEARCH_USER, shape.user_tasks, shape.searched_lengths),
     ]
-    with sink(url, progress) as out:
-        _load(out, Texts(), users)
+    seed_users(url, users, progress)
 
 
 def seed_background(url: str, shape: Shape, first: int, last: int, progress: Progress) -> None:
     """Load background users numbered `first` up to, not including, `last`."""
     users = [(background_user(n), shape.user_tasks, shape.user_lengths) for n in range(first, last)]
-    with sink(url, progress) as out:
-        _load(out, Texts(), users)
+    seed_users(url, users, progress)
 
 
 class NotEmpty(Exception):
@@ -194,3 +200,13 @@ async def prepare(url: str) -> None:
         await database.dispose()
     if users:
         raise NotEmpty(f"the database holds {users} users; run the benchmark on an empty one")
+
+
+async def analyze(url: str) -> None:
+    """Refresh the planner's statistics after a load, as autovacuum would in time."""
+    database = Database(url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+    finally:
+        await database.dispose()

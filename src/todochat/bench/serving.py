@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -20,16 +20,28 @@ def free_port() -> int:
         return port
 
 
-class Served:
-    """`todochat serve` on a free loopback port, logging to `log`."""
+TODOCHAT_SERVE = ("-m", "todochat", "serve")
 
-    def __init__(self, env: Mapping[str, str], cwd: Path, log: Path, *arguments: str) -> None:
+
+class Served:
+    """`todochat serve` (or another `program` of Python's that takes `--port`) on a free
+    loopback port, logging to `log`."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        cwd: Path,
+        log: Path,
+        *arguments: str,
+        program: Sequence[str] = TODOCHAT_SERVE,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.name = " ".join(program).removeprefix("-m ")
         with log.open("w") as output:
             self.process = subprocess.Popen(  # noqa: S603 (our own console entry point)
-                [sys.executable, "-m", "todochat", "serve", "--port", str(self.port), *arguments],
+                [sys.executable, *program, "--port", str(self.port), *arguments],
                 cwd=cwd,
                 env=dict(env),
                 stdout=output,
@@ -49,7 +61,7 @@ class Served:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-        raise RuntimeError(f"todochat serve did not become ready:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.name} did not become ready:\n{self.log.read_text()}")
 
     def stop(self, seconds: float = 15) -> int:
         """SIGTERM, as a process manager sends it; the exit status."""

@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from todochat.api import Number, UserIdPath, UserSession
+from todochat.api import Number, UserSession, session_user
 from todochat.conversations.models import (
     MAX_KEY_CHARS,
     ConversationCreate,
@@ -23,11 +23,14 @@ from todochat.conversations.store import (
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER, Text
+from todochat.views import Public, json_response
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
 )
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+CONVERSATION = Public(ConversationPublic)
+MESSAGE = Public(MessagePublic)
 KEY_TAKEN: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorBody, "description": "Another of the user's conversations has the key"}
 }
@@ -47,21 +50,21 @@ class MessagePagePublic(BaseModel):
     next_before: int | None
 
 
-def conversation_store(session: UserSession, user_id: UserIdPath) -> ConversationStore:
+async def conversation_store(session: UserSession) -> ConversationStore:
     """The path user's conversations, in the request's transaction."""
-    return ConversationStore(session, user_id)
+    return ConversationStore(session, session_user(session))
 
 
-def message_store(session: UserSession, user_id: UserIdPath) -> MessageStore:
+async def message_store(session: UserSession) -> MessageStore:
     """The path user's messages, in the request's transaction."""
-    return MessageStore(session, user_id)
+    return MessageStore(session, session_user(session))
 
 
 Conversations = Annotated[ConversationStore, Depends(conversation_store)]
 Messages = Annotated[MessageStore, Depends(message_store)]
 
 
-@router.get("")
+@router.get("", response_model=ConversationPagePublic)
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
@@ -71,21 +74,16 @@ async def list_conversations(
         Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
     ] = None,
-) -> ConversationPagePublic:
+) -> Response:
     """Live conversations, most recent activity first, one page after `cursor`."""
     if key is not None:
         try:
             found = [await conversations.by_key(key)]
         except NotFound:
             found = []
-        return ConversationPagePublic(
-            items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
-        )
+        return json_response({"items": CONVERSATION.all(found), "next_cursor": None})
     page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
-    return ConversationPagePublic(
-        items=[ConversationPublic.model_validate(c) for c in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return json_response({"items": CONVERSATION.all(page.items), "next_cursor": page.next_cursor})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=KEY_TAKEN)
@@ -144,23 +142,22 @@ async def unarchive_conversation(
     return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
 
 
-@router.get("/{conversation_id}/messages")
+@router.get("/{conversation_id}/messages", response_model=MessagePagePublic)
 async def list_messages(
     messages: Messages,
     conversation_id: Number,
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
-) -> MessagePagePublic:
+) -> Response:
     """The latest messages, or those just before `before`, oldest first."""
     if before is None:
         items = await messages.latest(conversation_id, limit, deleted=deleted)
     else:
         items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
-    return MessagePagePublic(
-        items=[MessagePublic.model_validate(m) for m in items],
-        next_before=items[0].seq if has_older else None,
+    return json_response(
+        {"items": MESSAGE.all(items), "next_before": items[0].seq if has_older else None}
     )
 
 

@@ -28,6 +28,7 @@ IDLE_SINCE = "todochat_idle_since"
 PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
+POOL_SIZE = 15  # connections per pool, each opened on first need
 # A request waits this long for a pooled connection, and a new connection this long for the
 # server, before it is answered 503: well within any client's patience.
 POOL_TIMEOUT_SECONDS = 5.0
@@ -83,8 +84,11 @@ def create_engine(
     engine = create_async_engine(
         target,
         echo=echo,
-        pool_size=5,
-        max_overflow=10,
+        # Every connection is kept, none opened for a burst and closed after it: a connection
+        # returned to a full pool is closed on return, which costs a connect per burst and,
+        # for the read path's raw connections (returned outside SQLAlchemy's greenlet), fails.
+        pool_size=POOL_SIZE,
+        max_overflow=0,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=connect_args,

@@ -2,34 +2,36 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from todochat.api import Number, UserIdPath, UserSession
+from todochat.api import Number, UserSession, session_user
 from todochat.problems import ERROR_RESPONSES
 from todochat.tasks.models import TaskCreate, TaskPublic, TaskQuery, TaskUpdate
 from todochat.tasks.store import TaskStore
+from todochat.views import Public, json_response
 
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+PUBLIC = Public(TaskPublic)
 
 
-def task_store(session: UserSession, user_id: UserIdPath) -> TaskStore:
+async def task_store(session: UserSession) -> TaskStore:
     """The path user's tasks, in the request's transaction."""
-    return TaskStore(session, user_id)
+    return TaskStore(session, session_user(session))
 
 
 Tasks = Annotated[TaskStore, Depends(task_store)]
 
 
-@router.get("")
-async def list_tasks(tasks: Tasks, query: Annotated[TaskQuery, Query()]) -> list[TaskPublic]:
+@router.get("", response_model=list[TaskPublic])
+async def list_tasks(tasks: Tasks, query: Annotated[TaskQuery, Query()]) -> Response:
     """The user's tasks: filtered by status, priority, tag or title, sorted, one page."""
-    return [TaskPublic.model_validate(task) for task in await tasks.list(query)]
+    return json_response(PUBLIC.all(await tasks.list(query)))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def create_task(tasks: Tasks, data: TaskCreate) -> TaskPublic:
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+async def create_task(tasks: Tasks, data: TaskCreate) -> Response:
     """Add a task under the user's next task number."""
-    return TaskPublic.model_validate(await tasks.create(data))
+    return json_response(PUBLIC.of(await tasks.create(data)), status.HTTP_201_CREATED)
 
 
 @router.get("/{task_id}")

@@ -75,6 +75,20 @@ def _listing(shape: _Shape) -> CompiledRead:
 _INSERT = CompiledWrite(insert(table(Task)), columns=("user_id", *TaskView._fields))
 
 
+def listing(query: TaskQuery) -> CompiledRead:
+    """The statement that lists the tasks `query` asks for, compiled once per shape."""
+    return _listing(
+        _Shape(
+            query.status,
+            query.priority is not None,
+            query.tag is not None,
+            query.search is not None,
+            query.sort,
+            query.order,
+        )
+    )
+
+
 def _escape_like(text: str) -> str:
     for special in (_LIKE_ESCAPE, "%", "_"):
         text = text.replace(special, _LIKE_ESCAPE + special)
@@ -118,16 +132,6 @@ class TaskStore(Store):
     async def list(self, query: TaskQuery | None = None) -> list[TaskView]:
         """The tasks that match `query`, one page of them."""
         query = query or TaskQuery()
-        listing = _listing(
-            _Shape(
-                query.status,
-                query.priority is not None,
-                query.tag is not None,
-                query.search is not None,
-                query.sort,
-                query.order,
-            )
-        )
         filters = {
             name: value
             for name, value in (
@@ -137,7 +141,7 @@ class TaskStore(Store):
             )
             if value is not None
         }
-        rows = await listing.rows(
+        rows = await listing(query).rows(
             self.session,
             user_id=self.user_id,
             limit=query.limit,

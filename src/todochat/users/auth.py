@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ JWKS_CACHE_SECONDS = 300
 JWKS_REFETCH_COOLDOWN_SECONDS = 60
 JWKS_TIMEOUT_SECONDS = 5
 LEEWAY_SECONDS = 30
+# A token verified once is taken at its word for this long (and never past its expiry), by
+# each process, for up to this many tokens: verifying a signature on every request costs
+# more than serving many a request.
+VERIFIED_SECONDS = 60
+VERIFIED_TOKENS = 10_000
 
 log = logging.getLogger("todochat.auth")
 
@@ -58,6 +64,7 @@ class KeySet:
         self._keys: dict[str, jwt.PyJWK] | None = None
         self._fetched_at = self._refetched_at = -float("inf")
         self._fetching: asyncio.Task[dict[str, jwt.PyJWK]] | None = None
+        self.generation = 0  # moves whenever the keys are fetched anew
 
     async def key(self, kid: str) -> jwt.PyJWK:
         """The published key `kid`, or `PyJWKClientError` when the JWKS has none by that id."""
@@ -101,7 +108,18 @@ class KeySet:
         # PyJWKClient fetches with urllib; keep that off the event loop.
         found = await asyncio.to_thread(self._client.get_signing_keys, True)
         self._keys = {key.key_id: key for key in found if key.key_id is not None}
+        self.generation += 1
         return self._keys
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token's verdict: who it proves, until when to trust that, and on which keys."""
+
+    identity: Identity
+    until: float  # on the monotonic clock
+    expires: float  # Unix time, the leeway included
+    keys: int  # the key set's generation it was verified with
 
 
 class Authenticator:
@@ -115,6 +133,7 @@ class Authenticator:
         issuer: str | None = None,
         audience: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if secret is None and jwks_url is None:
             raise ValueError("configure BETTER_AUTH_SECRET or BETTER_AUTH_JWKS_URL")
@@ -122,9 +141,31 @@ class Authenticator:
         self._jwks = KeySet(jwks_url, clock=clock) if jwks_url else None
         self._issuer = issuer
         self._audience = audience
+        self._clock = clock
+        self._wall = wall
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     async def verify(self, token: str) -> Identity:
         """The identity `token` proves, or `Unauthenticated` saying why not."""
+        keys = self._jwks.generation if self._jwks is not None else 0
+        known = self._verified.get(token)
+        if known is not None:
+            if known.keys == keys and self._clock() < known.until:
+                if self._wall() >= known.expires:
+                    del self._verified[token]
+                    raise Unauthenticated("Signature has expired")
+                return known.identity
+            del self._verified[token]
+        identity, expires = await self._verify(token)
+        self._verified[token] = _Verified(
+            identity, self._clock() + VERIFIED_SECONDS, expires + LEEWAY_SECONDS, keys
+        )
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return identity
+
+    async def _verify(self, token: str) -> tuple[Identity, float]:
+        """The identity `token` proves and when it expires (a Unix time), checked in full."""
         try:
             # A JSON object whose `kid`, if any, is a string; PyJWT checks that much.
             header = jwt.get_unverified_header(token)
@@ -151,7 +192,7 @@ class Authenticator:
             )
         except ValidationError:
             profile = UserProfile()
-        return Identity(subject, profile)
+        return Identity(subject, profile), float(claims["exp"])
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[Any, list[str]]:
         algorithm = header.get("alg")
