@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import committed_user, new_user
 from todochat.conversations.models import Conversation, MessageCreate, Role
-from todochat.conversations.store import MessageStore
+from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import CompiledWrite, Database, driver_url
+from todochat.db.writes import ROWS_PER_INSERT
 from todochat.errors import DatabaseUnavailable
 from todochat.orm import table
 from todochat.tasks.models import Task, TaskCreate
@@ -77,3 +78,20 @@ async def test_a_connection_lost_midway_fails_the_write_and_leaves_the_pool(
     async with database.transaction(user_id) as session:  # a live connection, not that one
         assert (await TaskStore(session, user_id).create(TaskCreate(title="kept"))).id == 1
     assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_many_rows_are_inserted_in_statements_of_a_few_rows_each(
+    session: AsyncSession,
+) -> None:
+    user_id = await new_user(session)
+    await ConversationStore(session, user_id).create()
+    many = [
+        MessageCreate(role=Role.USER, content=f"message {n}", metadata={"n": n} if n % 2 else None)
+        for n in range(2 * ROWS_PER_INSERT + 3)
+    ]
+    appended = await MessageStore(session, user_id).append(1, many)
+    stored = await MessageStore(session, user_id).latest(1, limit=200)
+    assert stored == appended
+    assert [(m.seq, m.content, m.meta) for m in stored] == [
+        (n + 1, f"message {n}", {"n": n} if n % 2 else None) for n in range(len(many))
+    ]

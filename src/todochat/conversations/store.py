@@ -507,7 +507,7 @@ class MessageStore(Store):
             for offset, message in enumerate(messages)
         ]
         try:
-            await _INSERT_MESSAGES.execute_many(
+            await _INSERT_MESSAGES.insert(
                 self.session,
                 [
                     {

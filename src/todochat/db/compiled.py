@@ -104,22 +104,26 @@ class CompiledStatement:
             self._compiled[dialect.name] = compiled
         return compiled
 
-    async def run(self, session: AsyncSession, parameters: Sequence[Mapping[str, Any]]) -> Outcome:
-        """Run the statement once per set of `parameters`, on the session's connection."""
+    async def run(self, session: AsyncSession, parameters: Mapping[str, Any]) -> Outcome:
+        """Run the statement with `parameters`, on the connection of the session's transaction."""
         connection, pooled = await _connection(session)
         dialect = connection.dialect
         compiled = self.compiled(dialect)
-        arguments = [compiled.arguments(given) for given in parameters]
+        arguments = compiled.arguments(parameters)
         engine = connection.sync_engine
         if engine.echo:
             # These statements bypass SQLAlchemy's execution events: log them as it would.
             engine.logger.info("%s\n[compiled] %r", compiled.sql, arguments)
         driver = pooled.driver_connection
+        assert driver is not None  # the connection is open: the transaction holds it
         try:
             if isinstance(driver, sqlite3.Connection):
-                rows, rowcount = _on_sqlite(driver, compiled.sql, arguments)
+                cursor = driver.execute(compiled.sql, arguments)
+                rows = cursor.fetchall() if cursor.description else []
             else:
-                rows, rowcount = await _on_psycopg(driver, compiled.sql, arguments)
+                async with driver.cursor() as cursor:
+                    await cursor.execute(compiled.sql, arguments)
+                    rows = await cursor.fetchall() if cursor.description else []
         except dialect.loaded_dbapi.Error as error:
             # As SQLAlchemy raises it; the rollback that follows discards a lost connection.
             raise DBAPIError.instance(
@@ -130,7 +134,7 @@ class CompiledStatement:
                 connection_invalidated=dialect.is_disconnect(error, pooled.dbapi_connection, None),
                 dialect=dialect,
             ) from error
-        return Outcome(compiled.convert(rows), rowcount)
+        return Outcome(compiled.convert(rows), cursor.rowcount)
 
 
 async def _connection(session: AsyncSession) -> tuple[AsyncConnection, PoolProxiedConnection]:
@@ -150,21 +154,3 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, PoolProxi
 def _innermost(session: AsyncSession) -> SessionTransaction | None:
     sync = session.sync_session
     return sync.get_nested_transaction() or sync.get_transaction()
-
-
-def _on_sqlite(driver: sqlite3.Connection, sql: str, arguments: list[Any]) -> tuple[Any, int]:
-    if len(arguments) == 1:
-        cursor = driver.execute(sql, arguments[0])
-    else:
-        cursor = driver.executemany(sql, arguments)
-    return (cursor.fetchall() if cursor.description else []), cursor.rowcount
-
-
-async def _on_psycopg(driver: Any, sql: str, arguments: list[Any]) -> tuple[Any, int]:
-    async with driver.cursor() as cursor:
-        if len(arguments) == 1:
-            await cursor.execute(sql, arguments[0])
-        else:  # one round trip: psycopg sends them in a pipeline
-            await cursor.executemany(sql, arguments)
-        rows = await cursor.fetchall() if cursor.description else []
-        return rows, cursor.rowcount

@@ -36,7 +36,7 @@ class CompiledRead(CompiledStatement):
         """The rows the statement selects with `parameters`, converted as SQLAlchemy would."""
         reader: Reader | None = session.info.get(READER)
         if reader is None:
-            return (await self.run(session, [parameters])).rows
+            return (await self.run(session, parameters)).rows
         engine = session.get_bind().engine
         compiled = self.compiled(engine.dialect)
         arguments = compiled.arguments(parameters)
