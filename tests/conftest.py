@@ -18,12 +18,14 @@ from todochat import migrate
 from todochat.app import create_app
 from todochat.config import Settings
 from todochat.db import Database, act_for
-from todochat.users.auth import issue_token
 from todochat.users.store import UserStore
+from todochat.users.tokens import issue_token
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = "a-test-secret-that-is-long-enough-for-hs256-tokens"  # noqa: S105 (tests only)
 BACKENDS = ["sqlite", "postgresql"]
+# PostgreSQL as the role that owns the database, as on Neon: row-level security binds it.
+OWNER = "postgresql-owner"
 
 
 def _postgres_unreachable(error: Exception) -> None:
@@ -36,34 +38,40 @@ def _postgres_unreachable(error: Exception) -> None:
 class PostgresServer:
     """Creates and drops throwaway databases on the local PostgreSQL."""
 
-    def create(self) -> str:
-        """A new empty database; its URL."""
+    def create(self, *, owned: bool = False) -> str:
+        """A new empty database; its URL. `owned`: owned by a new login role of the same name,
+        which the URL connects as: unlike the superuser, it is bound by row-level security."""
         name = f"todochat_test_{uuid.uuid4().hex[:12]}"
         try:
             with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
+                if owned:
+                    admin.execute(f'CREATE ROLE "{name}" LOGIN')
+                admin.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{name}"' if owned else ""))
         except psycopg.OperationalError as error:
             _postgres_unreachable(error)
-        return f"postgresql://postgres@127.0.0.1:5432/{name}?sslmode=disable"
+        role = name if owned else "postgres"
+        return f"postgresql://{role}@127.0.0.1:5432/{name}?sslmode=disable"
 
     def drop(self, url: str) -> None:
-        """Drop a database `create` made."""
+        """Drop a database `create` made, and its owner if it made one."""
         name = url.rsplit("/", 1)[1].split("?", maxsplit=1)[0]
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 @pytest.fixture
 def empty_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The URL of a new, empty database on the backend the test is parametrised with."""
+    """The URL of a new, empty database on the backend the test is parametrised with
+    (`OWNER`: PostgreSQL, connecting as the database's owner rather than the superuser)."""
     backend = request.param if hasattr(request, "param") else "sqlite"
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'todochat.db'}"
         return
     server = PostgresServer()
-    url = server.create()
+    url = server.create(owned=backend == OWNER)
     yield url
     server.drop(url)
 

@@ -4,16 +4,17 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import committed_user, new_user
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
-from todochat.db import Database, async_url
+from todochat.db import Database, async_url, describe, driver_url, sqlite_path
 from todochat.tasks.models import TaskCreate
 from todochat.tasks.store import TaskStore
 from todochat.users.store import UserStore
@@ -177,6 +178,28 @@ def test_urls_are_accepted_as_people_and_neon_write_them() -> None:
     for bad in ("sqlite://", "sqlite:///:memory:", "mysql://u@h/db"):
         with pytest.raises(ValueError, match="DATABASE_URL"):
             async_url(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///todochat.db",
+        "sqlite:////tmp/data/todo%20chat.db?mode=rwc",
+        "sqlite+aiosqlite:///relative/dir/x.db",
+        "postgresql://alex:p%40ss:w@ep-cool.neon.tech:5432/db?sslmode=require&channel_binding=require",
+        "postgres://u@h/db",
+        "postgresql+psycopg://u:pw@[::1]/db",
+    ],
+)
+def test_urls_read_without_sqlalchemy_agree_with_it(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert sqlite_path(url) == Path(parsed.database or "").resolve()
+        assert describe(url) == driver_url(url) == str(sqlite_path(url))
+        return
+    assert sqlite_path(url) is None
+    assert make_url(driver_url(url)) == parsed.set(drivername="postgresql")
+    assert make_url(describe(url)) == make_url(parsed.render_as_string(hide_password=True))
 
 
 async def test_a_read_session_sees_committed_data_and_refuses_to_write(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from tests.conftest import BACKENDS, POSTGRES_ADMIN, PostgresServer
@@ -62,6 +63,20 @@ def test_upgrade_downgrade_upgrade_round_trips_without_drift(empty_database: str
     migrate.upgrade(empty_database)
     assert asyncio.run(migrate.current(empty_database)) == migrate.head()
     migrate.check(empty_database)
+
+
+def test_head_is_the_revision_alembic_names_head() -> None:
+    scripts = ScriptDirectory.from_config(migrate.alembic_config("sqlite:///unused.db"))
+    assert migrate.head() == scripts.get_current_head()
+
+
+def test_head_refuses_migrations_that_branch(tmp_path: Path) -> None:
+    for name, down in (("a", None), ("b", "a"), ("c", "a")):
+        (tmp_path / f"{name}.py").write_text(f"revision = {name!r}\ndown_revision = {down!r}\n")
+    with pytest.raises(RuntimeError, match="branch into b, c"):
+        migrate.head(tmp_path)
+    (tmp_path / "d.py").write_text("revision: str = 'd'\ndown_revision = ('b', 'c')\n")
+    assert migrate.head(tmp_path) == "d"
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import BACKENDS, settings
+from tests.conftest import BACKENDS, OWNER, settings
 from todochat import migrate
 from todochat.app import create_app
 from todochat.conversations.models import (
@@ -80,7 +80,7 @@ Key = tuple[str | int, ...]
 
 async def left(database: Database) -> dict[str, list[Key]]:
     """Every user's stored conversations, messages and tasks, as ("kind", numbers…)."""
-    async with database.reading_engine.connect() as connection:
+    async with database.all_users() as connection:
         conversations = await connection.execute(
             select(Conversation.user_id, Conversation.id).order_by(Conversation.id)
         )
@@ -97,7 +97,7 @@ async def left(database: Database) -> dict[str, list[Key]]:
         return stored
 
 
-@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+@pytest.mark.parametrize("empty_database", [*BACKENDS, OWNER], indirect=True)
 async def test_a_purge_deletes_what_expired_and_nothing_younger_as_the_clock_moves_on(
     database: Database,
 ) -> None:

@@ -12,9 +12,11 @@ from todochat.errors import Forbidden, Unauthenticated
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Authenticator, Identity
 from todochat.users.store import KnownUsers
-from todochat.validation import MAX_NUMBER, Text
+from todochat.validation import MAX_NUMBER, MAX_USER_ID_CHARS, Text
 
-UserIdPath = Annotated[Text, Path(min_length=1, max_length=255, description="The user's id")]
+UserIdPath = Annotated[
+    Text, Path(min_length=1, max_length=MAX_USER_ID_CHARS, description="The user's id")
+]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
 

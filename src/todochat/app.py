@@ -8,7 +8,6 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 from starlette.routing import Route
 
 from todochat import migrate, problems
@@ -19,6 +18,7 @@ from todochat.chat.turn import Chat
 from todochat.config import Settings, get_settings
 from todochat.conversations.routes import router as conversations_router
 from todochat.db import Database
+from todochat.errors import DatabaseUnavailable
 from todochat.integrations.chatkit.routes import router as chatkit_router
 from todochat.mcp.http import McpOverHttp
 from todochat.mcp.server import build_server, request_identity
@@ -52,7 +52,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url, echo=settings.debug)
+        app.state.database = Database(
+            settings.database_url, echo=settings.debug, busy_timeout=settings.sqlite_busy_timeout
+        )
         app.state.known_users = KnownUsers(app.state.database)
         app.state.authenticator = authenticator(settings)
         app.state.rate_limits = RateLimits(
@@ -119,11 +121,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         """The database answers and its schema is current."""
         database: Database = request.app.state.database
         try:
-            async with database.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            revision = await migrate.current(database.url)
+            await database.ping()
+            revision = await migrate.revision_of(database.reading_engine)
+        except DatabaseUnavailable as down:
+            return _unready(str(down))
         except Exception as error:
-            return _unready(f"database unreachable: {type(error).__name__}")
+            return _unready(f"the database failed ({type(error).__name__})")
         if revision != migrate.head():
             return _unready(
                 f"schema at {revision}, expected {migrate.head()}: run todochat db upgrade"

@@ -1,34 +1,26 @@
-"""The `todochat` command line."""
+"""The `todochat` command line.
 
-import asyncio
+Each command imports what it needs in its body, so that each starts without loading what the
+others use: `todochat token` and `todochat db current` load neither the server nor SQLAlchemy,
+`todochat --help` little but Typer, and only `todochat bench` loads the benchmark. Lines a
+script may read (a token, a link, a revision) are printed plainly, never wrapped to a width.
+"""
+
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-import uvicorn
-from rich.console import Console
-from rich.progress import Progress
 
-from todochat import logs, migrate
-from todochat.app import create_app
-from todochat.bench.cli import bench
-from todochat.chat.terminal import talk
-from todochat.config import Settings, get_settings
-from todochat.db import Database, describe, sqlite_path
-from todochat.errors import TodochatError
-from todochat.mcp.stdio import serve_stdio
-from todochat.orm import utcnow
-from todochat.protocol import BoundedHeadProtocol
-from todochat.retention import BATCH, Retention, Summary
-from todochat.transfer.export import export_pages, export_size
-from todochat.transfer.load import import_lines
-from todochat.users.auth import Identity, issue_token, shared_secret
-from todochat.users.models import UserProfile
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from todochat.config import Settings
+    from todochat.db import Database
 
 app = typer.Typer(
     help="todochat: the backend of an AI assistant for your to-do list.",
@@ -39,9 +31,6 @@ db = typer.Typer(
     help="Create and migrate the database named by DATABASE_URL.", no_args_is_help=True
 )
 app.add_typer(db, name="db")
-app.add_typer(bench, name="bench")
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 LOCAL_USER = "local"
@@ -51,31 +40,60 @@ HostOption = Annotated[str, typer.Option(help="Interface the server listens on."
 PortOption = Annotated[int, typer.Option(help="Port the server listens on.")]
 
 
+def say(line: str) -> None:
+    """Print a line on standard output as it is: no markup, no wrapping."""
+    typer.echo(line)
+
+
+def fail(message: str) -> NoReturn:
+    """Print `message` on standard error and exit with status 1."""
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
 @contextmanager
 def _failing(what: str) -> Iterator[None]:
     """Tell a todochat error on standard error, after `what`, and exit with status 1."""
+    from todochat.errors import TodochatError
+
     try:
         yield
     except TodochatError as error:
-        errors.print(f"{what}: {error}")
-        raise typer.Exit(1) from None
+        fail(f"{what}: {error}")
 
 
-def _database_url() -> str:
-    return get_settings().database_url
+def _progress() -> "Progress":
+    """A progress bar on standard error, gone once the work is done."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(console=Console(stderr=True), transient=True)
+
+
+def _settings() -> "Settings":
+    from todochat.config import get_settings
+
+    return get_settings()
 
 
 def _report_revision(url: str) -> None:
-    revision = asyncio.run(migrate.current(url))
-    state = "up to date" if revision == migrate.head() else f"head is {migrate.head()}"
-    console.print(f"Database {describe(url)} is at revision {revision or 'base'} ({state}).")
+    import asyncio
+
+    from todochat import migrate
+    from todochat.db.urls import describe
+
+    revision, head = asyncio.run(migrate.current(url)), migrate.head()
+    state = "up to date" if revision == head else f"head is {head}"
+    say(f"Database {describe(url)} is at revision {revision or 'base'} ({state}).")
 
 
 @db.command()
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create the database if needed (the SQLite file, or the PostgreSQL database if the role
     may) and migrate it up to REVISION."""
-    url = _database_url()
+    from todochat import migrate
+
+    url = _settings().database_url
     with _failing("Cannot upgrade"):
         migrate.create_database(url)
     migrate.upgrade(url, revision)
@@ -85,7 +103,9 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
 @db.command()
 def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or base.")]) -> None:
     """Migrate the database down to REVISION."""
-    url = _database_url()
+    from todochat import migrate
+
+    url = _settings().database_url
     migrate.downgrade(url, revision)
     _report_revision(url)
 
@@ -93,16 +113,19 @@ def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 
 @db.command()
 def current() -> None:
     """Show the revision the database is at."""
-    _report_revision(_database_url())
+    _report_revision(_settings().database_url)
 
 
 @db.command()
 def check() -> None:
     """Exit non-zero unless the database is at head and matches the models."""
-    url = _database_url()
+    from todochat import migrate
+    from todochat.db.urls import describe
+
+    url = _settings().database_url
     with _failing(f"Schema drift in {describe(url)}"):
         migrate.check(url)
-    console.print(f"Database {describe(url)} matches the models.")
+    say(f"Database {describe(url)} matches the models.")
 
 
 @db.command()
@@ -110,19 +133,25 @@ def revision(
     message: Annotated[str, typer.Option("--message", "-m", help="What it changes.")],
 ) -> None:
     """Write a new migration from the difference between the database and the models."""
-    migrate.revision(_database_url(), message)
+    from todochat import migrate
+
+    migrate.revision(_settings().database_url, message)
 
 
 def _prepare(url: str) -> None:
     """Migrate the embedded SQLite database; refuse an out-of-date PostgreSQL one."""
+    import asyncio
+
+    from todochat import migrate
+    from todochat.db.urls import describe, sqlite_path
+
     if sqlite_path(url) is not None:
         migrate.upgrade(url)
     elif (revision := asyncio.run(migrate.current(url))) != migrate.head():
-        errors.print(
+        fail(
             f"The database {describe(url)} is at revision {revision or 'base'}, not"
             f" {migrate.head()}: run `todochat db upgrade` first."
         )
-        raise typer.Exit(1)
 
 
 def _chat_link(host: str, port: int, token: str) -> str:
@@ -134,8 +163,10 @@ def _chat_link(host: str, port: int, token: str) -> str:
     return f"http://{host}:{port}/#token={token}"
 
 
-def _uses_local_secret(settings: Settings) -> bool:
+def _uses_local_secret(settings: "Settings") -> bool:
     """Whether tokens are signed with the secret generated beside the embedded database."""
+    from todochat.db.urls import sqlite_path
+
     return (
         settings.better_auth_secret is None
         and settings.better_auth_jwks_url is None
@@ -146,25 +177,31 @@ def _uses_local_secret(settings: Settings) -> bool:
 @app.command()
 def serve(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT) -> None:
     """Serve the API and the web chat: migrating the embedded SQLite database on first start."""
-    settings = get_settings()
+    import uvicorn
+
+    from todochat import logs
+    from todochat.app import create_app
+    from todochat.db.urls import describe
+    from todochat.protocol import BoundedHeadProtocol
+    from todochat.users.tokens import issue_token, shared_secret
+
+    settings = _settings()
     url = settings.database_url
     _prepare(url)
     try:
         application = create_app(settings)
         secret = shared_secret(settings)  # made now, so `todochat token` and the server agree
     except ValueError as error:
-        errors.print(f"Cannot start: {error}")
-        raise typer.Exit(1) from None
+        fail(f"Cannot start: {error}")
     logs.configure()
-    console.print(f"todochat on http://{host}:{port} with the database {describe(url)}")
+    say(f"todochat on http://{host}:{port} with the database {describe(url)}")
     if secret is not None and _uses_local_secret(settings):
         token = issue_token(secret, LOCAL_USER, lifetime=timedelta(hours=TOKEN_HOURS))
-        console.print(
+        say(
             f"Chat in your browser as {LOCAL_USER!r} (the link works for {TOKEN_HOURS} hours;"
-            " `todochat token USER --url` makes more):",
-            soft_wrap=True,
+            " `todochat token USER --url` makes more):"
         )
-        console.print(_chat_link(host, port, token), soft_wrap=True, markup=False)
+        say(_chat_link(host, port, token))
     uvicorn.run(
         application,
         host=host,
@@ -186,17 +223,16 @@ def token(
     port: PortOption = DEFAULT_PORT,
 ) -> None:
     """Print a bearer token for USER_ID, signed with the configured shared secret."""
-    settings = get_settings()
+    from todochat.users.tokens import issue_token, shared_secret
+
     try:
-        secret = shared_secret(settings)
+        secret = shared_secret(_settings())
     except ValueError as error:
-        errors.print(f"Cannot sign: {error}")
-        raise typer.Exit(1) from None
+        fail(f"Cannot sign: {error}")
     if secret is None:
-        errors.print("Tokens come from your Better Auth server when BETTER_AUTH_JWKS_URL is set.")
-        raise typer.Exit(1)
+        fail("Tokens come from your Better Auth server when BETTER_AUTH_JWKS_URL is set.")
     signed = issue_token(secret, user_id, lifetime=timedelta(hours=hours))
-    print(_chat_link(host, port, signed) if url else signed)
+    say(_chat_link(host, port, signed) if url else signed)
 
 
 @app.command("mcp")
@@ -204,10 +240,18 @@ def mcp_stdio(
     user: Annotated[str, typer.Option("--user", help="The user whose tasks the tools manage.")],
 ) -> None:
     """Serve the task tools over stdio, for desktop MCP clients."""
-    settings = get_settings()
+    import asyncio
+
+    from todochat.db import Database
+    from todochat.mcp.stdio import serve_stdio
+    from todochat.users.auth import Identity
+    from todochat.users.models import UserProfile
+
+    settings = _settings()
     _prepare(settings.database_url)
     # stdout carries the protocol: nothing else may be printed there.
-    asyncio.run(serve_stdio(Database(settings.database_url), Identity(user, UserProfile())))
+    database = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    asyncio.run(serve_stdio(database, Identity(user, UserProfile())))
 
 
 def _age(text: str) -> timedelta:
@@ -222,13 +266,20 @@ def _many(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-async def _on_database(url: str, work: Callable[[Database], Awaitable[Done]]) -> Done:
+def _on_database(url: str, work: Callable[["Database"], Awaitable[Done]]) -> Done:
     """What `work` does with a pool on `url`, closed afterwards."""
-    database = Database(url)
-    try:
-        return await work(database)
-    finally:
-        await database.dispose()
+    import asyncio
+
+    from todochat.db import Database
+
+    async def run() -> Done:
+        database = Database(url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 @app.command()
@@ -243,24 +294,30 @@ def purge(
         ),
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
-    batch: Annotated[int, typer.Option(help="Rows per transaction.", min=1)] = BATCH,
+    batch: Annotated[
+        int | None,
+        typer.Option(help="Rows per transaction (by default, the retention job's batch).", min=1),
+    ] = None,
 ) -> None:
     """Delete for good the conversations and messages soft-deleted before a cutoff."""
-    url = _database_url()
+    from todochat.orm import utcnow
+    from todochat.retention import BATCH, Retention, Summary
+
+    url = _settings().database_url
     _prepare(url)
     before = utcnow() - older_than
 
-    async def run(database: Database) -> Summary:
-        retention = Retention(database, batch=batch)
+    async def run(database: "Database") -> Summary:
+        retention = Retention(database, batch=batch or BATCH)
         expected = await retention.count(before)
         if dry_run:
             return expected
-        with Progress(console=errors, transient=True) as progress:
+        with _progress() as progress:
             bar = progress.add_task("purging", total=expected.rows)
             return await retention.purge(before, lambda rows: progress.advance(bar, rows))
 
-    summary = asyncio.run(_on_database(url, run))
-    console.print(
+    summary = _on_database(url, run)
+    say(
         f"{'Would purge' if dry_run else 'Purged'} {_many(summary.conversations, 'conversation')}"
         f" ({_many(summary.conversation_messages, 'message')}) and"
         f" {_many(summary.messages, 'deleted message')}, soft-deleted before"
@@ -276,11 +333,13 @@ def export(
     ] = None,
 ) -> None:
     """Write one user's data (tasks, conversations, messages) as JSON Lines."""
-    url = _database_url()
+    from todochat.transfer.export import export_pages, export_size
+
+    url = _settings().database_url
     _prepare(url)
     partial = out.with_name(out.name + ".partial") if out else None
 
-    async def run(database: Database) -> int:
+    async def run(database: "Database") -> int:
         written = 0
         bar = progress.add_task("exporting", total=await export_size(database, user))
         async for page in export_pages(database, user):
@@ -293,12 +352,12 @@ def export(
         with (
             _failing("Cannot export"),
             partial.open("wb") if partial else nullcontext(sys.stdout.buffer) as file,
-            Progress(console=errors, transient=True) as progress,
+            _progress() as progress,
         ):
-            written = asyncio.run(_on_database(url, run))
+            written = _on_database(url, run)
         if partial and out:
             partial.replace(out)
-            console.print(f"Exported {_many(written, 'row')} of user {user} to {out}.")
+            say(f"Exported {_many(written, 'row')} of user {user} to {out}.")
     finally:
         if partial:
             partial.unlink(missing_ok=True)
@@ -312,26 +371,26 @@ def import_(
     ] = None,
 ) -> None:
     """Load an export file into an empty account, keeping every number and timestamp."""
-    url = _database_url()
+    from todochat.transfer.load import import_lines
+
+    url = _settings().database_url
     _prepare(url)
     with (
         _failing(f"Cannot import {file}, nothing was written"),
         file.open("rb") as lines,
-        Progress(console=errors, transient=True) as progress,
+        _progress() as progress,
     ):
         bar = progress.add_task("importing", total=file.stat().st_size)
-        imported = asyncio.run(
-            _on_database(
-                url,
-                lambda database: import_lines(
-                    database,
-                    lines,
-                    as_user=as_user,
-                    progress=lambda size: progress.advance(bar, size),
-                ),
-            )
+        imported = _on_database(
+            url,
+            lambda database: import_lines(
+                database,
+                lines,
+                as_user=as_user,
+                progress=lambda size: progress.advance(bar, size),
+            ),
         )
-    console.print(
+    say(
         f"Imported {_many(imported.tasks, 'task')}, {_many(imported.conversations, 'conversation')}"
         f" and {_many(imported.messages, 'message')} for user {imported.user_id}."
     )
@@ -343,6 +402,24 @@ def chat(
     new: Annotated[bool, typer.Option(help="Start a new conversation.")] = False,
 ) -> None:
     """Talk to the assistant in the terminal; the latest conversation resumes."""
-    settings = get_settings()
+    import asyncio
+
+    from rich.console import Console
+
+    from todochat.chat.terminal import talk
+
+    settings = _settings()
     _prepare(settings.database_url)
-    asyncio.run(talk(settings, user, new=new, console=console))
+    asyncio.run(talk(settings, user, new=new, console=Console(highlight=False)))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(context: typer.Context) -> None:
+    """Benchmarks on an empty DATABASE_URL, with the bench extra installed."""
+    # The benchmark is no part of the product: it loads only when asked for.
+    from todochat.bench.cli import bench as commands
+
+    typer.main.get_group(commands)(context.args, prog_name=context.command_path)

@@ -6,8 +6,6 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from todochat.ratelimit import parse_budget
-
 DEFAULT_DATABASE_URL = "sqlite:///todochat.db"
 MIN_SECRET_CHARS = 32
 
@@ -37,8 +35,12 @@ class Settings(BaseSettings):
     # A whole chat turn (every model call and tool call in it) ends with a 502 after this long.
     chat_turn_timeout: Annotated[float, Field(gt=0)] = 120
     # Per-user budgets in each process, as "120/minute" or "20/minute;200/hour"; "" or 0: none.
-    rate_limit_writes: str = "120/minute"
-    rate_limit_chat: str = "20/minute"
+    # (Checked when given: the defaults parse, and checking them would load the rate limiter.)
+    rate_limit_writes: str = Field("120/minute", validate_default=False)
+    rate_limit_chat: str = Field("20/minute", validate_default=False)
+    # Seconds a write waits for SQLite's write lock (held by another process, say) before it
+    # is answered 503 database_unavailable.
+    sqlite_busy_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     # When set, `serve` deletes for good what was soft-deleted more than this many days ago.
     retention_days: Annotated[int, Field(ge=1)] | None = None
 
@@ -55,6 +57,8 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_writes", "rate_limit_chat")
     @classmethod
     def _budget_parses(cls, budget: str) -> str:
+        from todochat.ratelimit import parse_budget  # noqa: PLC0415 (only when one is given)
+
         try:
             parse_budget(budget)
         except ValueError:

@@ -166,3 +166,15 @@ class SchemaDrift(TodochatError):
 
 class CannotCreate(TodochatError):
     """The PostgreSQL database does not exist and this role may not create it."""
+
+
+class DatabaseUnavailable(TodochatError):
+    """The database cannot serve the request now: unreachable, restarting, or busy past the
+    wait allowed. Nothing of the request was written, or its outcome was never acknowledged."""
+
+    retry_after = 2
+
+    def __init__(self, *, busy: bool = False) -> None:
+        self.busy = busy
+        state = "busy" if busy else "unreachable"
+        super().__init__(f"the database is {state} right now; try again in a few seconds")

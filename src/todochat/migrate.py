@@ -1,22 +1,36 @@
-"""Schema migrations: Alembic driven from the package, for the CLI, the server and the tests."""
+"""Schema migrations: Alembic driven from the package, for the CLI, the server and the tests.
 
-import psycopg
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from psycopg import sql
-from sqlalchemy import make_url
+Where a database stands (`current`, `head`) is read without Alembic or SQLAlchemy, on the bare
+driver and from the migration files' text, so that `todochat db current` starts at once;
+Alembic loads in the functions that migrate.
+"""
 
-from todochat.db import create_engine, driver_url, sqlite_path
+import ast
+import asyncio
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from todochat.db.urls import driver_url, sqlite_path
 from todochat.errors import CannotCreate, SchemaDrift
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+VERSIONS = Path(__file__).parent / "migrations" / "versions"
+STAMPED = "SELECT version_num FROM alembic_version"
 
 
 def create_database(url: str) -> None:
     """Create the PostgreSQL database `url` names unless it exists (SQLite makes its file)."""
     if sqlite_path(url) is not None:
         return
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy import make_url
+
     target = make_url(driver_url(url))
     try:
         psycopg.connect(target.render_as_string(hide_password=False), connect_timeout=10).close()
@@ -39,8 +53,10 @@ def create_database(url: str) -> None:
         raise unreachable from None
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> "Config":
     """An Alembic configuration for the database at `url`, using the packaged migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "todochat:migrations")
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
@@ -50,33 +66,95 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database up to `revision`."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the database down to `revision`."""
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 
-def head() -> str | None:
-    """The newest revision the package ships."""
-    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
+def head(versions: Path = VERSIONS) -> str | None:
+    """The newest revision the package ships: the one no other revises."""
+    revised: dict[str, tuple[str, ...]] = {}
+    for script in versions.glob("*.py"):
+        revision, down = _revision(script)
+        revised[revision] = down
+    heads = sorted(set(revised) - {parent for down in revised.values() for parent in down})
+    if len(heads) > 1:
+        raise RuntimeError(f"the migrations branch into {', '.join(heads)}: merge them")
+    return heads[0] if heads else None
+
+
+def _revision(script: Path) -> tuple[str, tuple[str, ...]]:
+    """A migration's revision and those it revises, as Alembic reads them: module constants."""
+    found: dict[str, object] = {}
+    for statement in ast.parse(script.read_text(), str(script)).body:
+        if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    found[target.id] = ast.literal_eval(statement.value)
+    match found:
+        case {"revision": str(revision), "down_revision": str(down)}:
+            return revision, (down,)
+        case {"revision": str(revision), "down_revision": None}:
+            return revision, ()
+        case {"revision": str(revision), "down_revision": tuple(downs)}:
+            return revision, tuple(map(str, downs))
+    raise RuntimeError(f"{script.name} names no revision and down_revision Alembic can read")
 
 
 async def current(url: str) -> str | None:
     """The revision the database is at (None when it has never been migrated)."""
-    engine = create_engine(url)
-    try:
+    return await asyncio.to_thread(_stamped, url)
+
+
+def _stamped(url: str) -> str | None:
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            return None
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            if not connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone():
+                return None
+            row = connection.execute(STAMPED).fetchone()
+        return None if row is None else str(row[0])
+    import psycopg
+
+    with psycopg.connect(driver_url(url), connect_timeout=10) as connection:
+        try:
+            found = connection.execute(STAMPED).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return None if found is None else str(found[0])
+
+
+async def revision_of(engine: "AsyncEngine") -> str | None:
+    """The revision of the database `engine` reaches, read on one of its pooled connections (a
+    server's readiness); `DatabaseUnavailable` if it cannot be reached."""
+    from alembic.runtime.migration import MigrationContext
+
+    from todochat.db.faults import translated
+
+    with translated():
         async with engine.connect() as connection:
             return await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
-    finally:
-        await engine.dispose()
 
 
 def check(url: str) -> None:
     """Raise `SchemaDrift` unless the database is at head and matches the models exactly."""
+    from alembic import command
+    from alembic.util import CommandError
+
     try:
         command.check(alembic_config(url))
     except CommandError as error:  # including "not at head" and "diffs detected"
@@ -85,4 +163,6 @@ def check(url: str) -> None:
 
 def revision(url: str, message: str) -> None:
     """Write a new migration from the difference between the database and the models."""
+    from alembic import command
+
     command.revision(alembic_config(url), message=message, autogenerate=True)

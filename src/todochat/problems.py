@@ -16,6 +16,7 @@ from starlette.routing import Match
 from todochat.errors import (
     AuthUnavailable,
     Conflict,
+    DatabaseUnavailable,
     FieldError,
     Forbidden,
     Invalid,
@@ -84,6 +85,7 @@ ANSWERS: dict[type[TodochatError], tuple[int, str]] = {
     RateLimited: (429, "rate_limited"),
     TurnFailed: (502, "assistant_unavailable"),
     AuthUnavailable: (503, "auth_unavailable"),
+    DatabaseUnavailable: (503, "database_unavailable"),
 }
 
 
@@ -103,7 +105,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such object for this user"},
     413: {"model": ErrorBody, "description": "Request body too large"},
     429: {"model": ErrorBody, "description": "Too many writes or chat turns; see Retry-After"},
-    503: {"model": ErrorBody, "description": "The token's signing keys cannot be fetched now"},
+    503: {
+        "model": ErrorBody,
+        "description": "The database, or the token's signing keys, cannot be reached now;"
+        " see Retry-After",
+    },
     422: {"model": ErrorBody, "description": "Invalid input; `fields` names each rule broken"},
 }
 

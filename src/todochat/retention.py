@@ -1,7 +1,8 @@
 """Retention: what was soft-deleted before a cutoff is deleted for good, in short batches.
 
 The one job that works across users: it finds what has expired with a query over everyone's
-soft-deleted rows (the partial indexes `ix_*_user_deleted` hold only those), then deletes each
+soft-deleted rows (the partial indexes `ix_*_user_deleted` hold only those; on PostgreSQL
+through `Database.all_users`, which row-level security lets see every user), then deletes each
 user's share through that user's stores, at most `batch` rows per transaction, so no
 transaction holds locks (or SQLite's write lock) for long.
 """
@@ -63,7 +64,7 @@ class Retention:
         """What `purge(deleted_before)` would delete now."""
         expired = Conversation.deleted_at < deleted_before
         kept = or_(Conversation.deleted_at.is_(None), Conversation.deleted_at >= deleted_before)
-        async with self.database.reading_engine.connect() as connection:
+        async with self.database.all_users() as connection:
             conversations = await connection.scalar(
                 select(func.count()).select_from(Conversation).where(expired)
             )
@@ -105,7 +106,7 @@ class Retention:
         return done
 
     async def _expired_conversations(self, deleted_before: datetime) -> list[tuple[str, int]]:
-        async with self.database.reading_engine.connect() as connection:
+        async with self.database.all_users() as connection:
             rows = await connection.execute(
                 select(Conversation.user_id, Conversation.id)
                 .where(Conversation.deleted_at < deleted_before)
@@ -114,7 +115,7 @@ class Retention:
             return [(user_id, number) for user_id, number in rows]
 
     async def _expired_messages(self, deleted_before: datetime) -> dict[str, list[tuple[int, int]]]:
-        async with self.database.reading_engine.connect() as connection:
+        async with self.database.all_users() as connection:
             rows = await connection.execute(
                 select(Message.user_id, Message.conversation_id, Message.seq)
                 .where(Message.deleted_at < deleted_before)

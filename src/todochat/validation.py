@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeGuard, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     JsonValue,
     StrictInt,
+    StringConstraints,
     ValidationError,
     WrapValidator,
 )
@@ -30,6 +31,9 @@ from todochat.errors import FieldError, Invalid, echoable, field_name
 MAX_JSON_CHARS = 65_536
 # Task, conversation and message numbers are PostgreSQL integers.
 MAX_NUMBER = 2**31 - 1
+# A user's id is the subject of their tokens (a Better Auth user id, say): part of every key.
+MAX_USER_ID_CHARS = 255
+USER_ID_RULE = f"must be 1-{MAX_USER_ID_CHARS} characters without NUL"
 # What the OpenAPI document says text may hold. A pattern cannot name lone surrogates (valid
 # UTF-8 holds none, and regex engines refuse them), so the document's description does; and
 # whitespace is Python's (str.isspace), spelled out, since engines disagree on what \s means.
@@ -100,6 +104,12 @@ def never_null(schema: dict[str, Any]) -> None:
 
 
 Text = Annotated[str, StrictText()]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_ID_CHARS), StrictText()]
+
+
+def is_user_id(value: object) -> TypeGuard[str]:
+    """Whether `value` can be a user's id: text of 1 to `MAX_USER_ID_CHARS` characters, no NUL."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_USER_ID_CHARS and "\x00" not in value
 
 
 def _json_integer(value: object) -> object:

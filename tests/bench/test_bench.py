@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, OWNER
+from tests.db.test_row_security import OWNED, secured
 
 OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task", "search"}
 
@@ -51,7 +52,7 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert "| history |" in (tmp_path / "bench-results" / f"{backend}.md").read_text()
 
 
-@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("empty_database", ["sqlite", OWNER], indirect=True)
 def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_path: Path) -> None:
     assert todochat(empty_database, tmp_path, "seed", "--tiny").returncode == 0
     again = todochat(empty_database, tmp_path, "seed", "--tiny")
@@ -72,3 +73,31 @@ def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert [load["failures"] for load in report["loads"]] == [0, 0]
     assert all(load["reads"] for load in report["loads"])
     assert "turns/s" in (tmp_path / "bench-results" / f"chat-{backend}.md").read_text()
+
+
+@pytest.mark.parametrize("empty_database", [OWNER], indirect=True)
+def test_the_row_security_benchmark_runs_at_a_tiny_size_as_the_databases_owner(
+    empty_database: str, tmp_path: Path
+) -> None:
+    arguments = ("--tiny", "--iterations", "20", "--batch", "10")
+    result = todochat(empty_database, tmp_path, "rls", *arguments)
+    assert result.returncode == 0, result.stderr
+    results = tmp_path / "bench-results"
+    costs = json.loads((results / "rls-postgresql.json").read_text())
+    assert {(cost["contender"], cost["operation"]) for cost in costs} == {
+        *(("todochat", operation) for operation in OPERATIONS),
+        *(("HTTP API (in process)", operation) for operation in OPERATIONS - {"turn"}),
+    }
+    for cost in costs:  # two batches of ten in each state
+        assert cost["with_policies"]["samples"] == cost["without"]["samples"] == 20
+    assert "| todochat | history |" in (results / "rls-postgresql.md").read_text()
+    assert secured(empty_database) == dict.fromkeys(OWNED, True)  # left switched on
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_the_row_security_benchmark_refuses_a_role_the_policies_do_not_bind(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = todochat(empty_database, tmp_path, "rls", "--tiny")
+    assert result.returncode == 1
+    assert "row-level security does not bind this role" in result.stderr

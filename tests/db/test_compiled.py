@@ -14,6 +14,7 @@ from todochat.conversations.models import Conversation, MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import CompiledWrite, Database, driver_url
 from todochat.db.writes import ROWS_PER_INSERT
+from todochat.errors import DatabaseUnavailable
 from todochat.orm import table
 from todochat.tasks.models import Task, TaskCreate
 from todochat.tasks.store import TaskStore
@@ -70,9 +71,10 @@ async def test_a_connection_lost_midway_fails_the_write_and_leaves_the_pool(
                 admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
             await TaskStore(session, user_id).create(TaskCreate(title="lost"))
 
-    with pytest.raises(DBAPIError) as lost:
+    with pytest.raises(DatabaseUnavailable) as lost:
         await create_on_a_connection_lost_midway()
-    assert lost.value.connection_invalidated
+    assert isinstance(lost.value.__cause__, DBAPIError)
+    assert lost.value.__cause__.connection_invalidated
     async with database.transaction(user_id) as session:  # a live connection, not that one
         assert (await TaskStore(session, user_id).create(TaskCreate(title="kept"))).id == 1
     assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from todochat.users.auth import (
     LEEWAY_SECONDS,
     Authenticator,
 )
-from todochat.users.models import User
+from todochat.users.models import UserView
 from todochat.users.store import UserStore
 
 ISSUER = "https://app.example.com"
@@ -282,7 +282,7 @@ async def assert_refused_write(
     await assert_no_tasks(client, user)
 
 
-async def stored_user(database: Database, user_id: str) -> User | None:
+async def stored_user(database: Database, user_id: str) -> UserView | None:
     """The users row for `user_id`, if there is one."""
     async with database.transaction(user_id) as session:
         try:

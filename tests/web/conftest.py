@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_pla
 from tests.conftest import SECRET, settings
 from todochat.app import create_app
 from todochat.config import Settings
-from todochat.users.auth import issue_token
+from todochat.users.tokens import issue_token
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

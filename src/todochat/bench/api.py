@@ -18,7 +18,7 @@ from todochat.bench.contenders import (
 )
 from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
 from todochat.config import Settings
-from todochat.users.auth import issue_token
+from todochat.users.tokens import issue_token
 
 
 class HttpApi(Contender):

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from todochat import migrate
 from todochat.bench.serving import Served, clean_env
-from todochat.users.auth import issue_token
+from todochat.users.tokens import issue_token
 
 MODEL_CALLS_PER_TURN = 2  # the tool call, then the answer
 

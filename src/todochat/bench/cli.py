@@ -1,6 +1,7 @@
 """`todochat bench`: seed a dataset and time todochat against the driver and the anchors."""
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -95,3 +96,33 @@ def chat_turns(
     chat.write_json(loads, backend, think, out / f"chat-{backend}.json")
     (out / f"chat-{backend}.md").write_text(chat.markdown(loads, backend, think))
     console.print(f"Wrote {out / f'chat-{backend}'}.json and .md")
+
+
+@bench.command("rls")
+def row_security(
+    iterations: Annotated[
+        int, typer.Option(help="Timed calls per operation and state.", min=20)
+    ] = 200,
+    batch: Annotated[int, typer.Option(help="Calls in one state before switching.", min=5)] = 20,
+    out: Out = Path("bench-results"),
+    tiny: Tiny = False,
+) -> None:
+    """What row-level security costs on PostgreSQL: the operations with the policies and without,
+    on an empty database at 1x, as its owning role (policies do not bind a superuser)."""
+    from todochat.bench import rls  # noqa: PLC0415
+
+    url = get_settings().database_url
+    if sqlite_path(url) is not None:
+        errors.print("Cannot run: row-level security is PostgreSQL's; DATABASE_URL names SQLite.")
+        raise typer.Exit(1)
+    with Progress(console=errors, transient=True) as progress:
+        try:
+            costs = asyncio.run(rls.run(url, TINY if tiny else FULL, iterations, batch, progress))
+        except (NotEmpty, rls.NotBound) as error:
+            errors.print(f"Cannot run: {error}")
+            raise typer.Exit(1) from None
+    console.print(rls.table(costs))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rls-postgresql.json").write_text(json.dumps(rls.as_json(costs), indent=2) + "\n")
+    (out / "rls-postgresql.md").write_text(rls.markdown(costs))
+    console.print(f"Wrote {out / 'rls-postgresql'}.json and .md")

@@ -19,6 +19,7 @@ from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, driver_url, sqlite_path
+from todochat.db.rls import ALL_USERS_SETTING
 from todochat.search.store import STATEMENTS, SearchStore, parameters
 from todochat.tasks.models import Status, TaskCreate, TaskQuery
 from todochat.tasks.store import TaskStore
@@ -223,9 +224,13 @@ class PostgresFloor(Floor):
 
     @classmethod
     async def connect(cls, url: str, shape: Shape) -> "PostgresFloor":
-        """A floor on a connection of its own."""
+        """A floor on a connection of its own, which row-level security lets see every user:
+        the floor is what the SQL itself costs."""
         connection = await psycopg.AsyncConnection.connect(
-            driver_url(url), autocommit=True, prepare_threshold=None
+            driver_url(url),
+            autocommit=True,
+            prepare_threshold=None,
+            options=f"-c {ALL_USERS_SETTING}=on",
         )
         return cls(connection, shape)
 

@@ -56,7 +56,8 @@ class Measurement:
         return asdict(self)
 
 
-async def _analyze(url: str) -> None:
+async def analyze(url: str) -> None:
+    """Refresh the planner's statistics of the database at `url`."""
     database = Database(url)
     try:
         async with database.engine.begin() as connection:
@@ -96,9 +97,7 @@ class Lineup:
             await contender.close()
 
 
-async def _sample(
-    group: list[Contender], operation: str, iterations: int
-) -> dict[str, list[float]]:
+async def sample(group: list[Contender], operation: str, iterations: int) -> dict[str, list[float]]:
     """Seconds per call of `operation`, the group's contenders interleaved round by round.
 
     Interleaving makes whatever else the machine does fall on each of them alike; each round
@@ -127,7 +126,7 @@ async def _sample(
 
 async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]]:
     results: dict[str, dict[str, Stats]] = {c.name: {} for c in lineup.all}
-    for operation in _ORDER:
+    for operation in ORDER:
         # todochat and the floor share rounds: their ratio is the one that must be exact.
         # Each anchor runs apart, so that its heavy calls do not slow the others' next ones.
         groups: list[list[Contender]] = [
@@ -139,12 +138,12 @@ async def _time(lineup: "Lineup", iterations: int) -> dict[str, dict[str, Stats]
         for group in groups:
             runners = [c for c in group if operation in c.operations]
             if runners:
-                for name, taken in (await _sample(runners, operation, iterations)).items():
+                for name, taken in (await sample(runners, operation, iterations)).items():
                     results[name][operation] = Stats.of(taken)
     return results
 
 
-_ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task", "search"]
+ORDER = ["history", "older", "conversations", "turn", "tasks", "create_task", "search"]
 
 
 async def _history_peak(ours: Ours, anchor: LangChainHistory, shape: Shape) -> dict[str, int]:
@@ -198,7 +197,7 @@ async def run(
             seed_background(url, shape, seeded, users, progress)
             seed_anchors(url, shape, seeded, users, target=False, progress=progress)
             seeded = users
-        await _analyze(url)
+        await analyze(url)
         lineup = await Lineup.on(url, shape)
         try:
             bar = progress.add_task(f"measuring at {factor}x", total=None)

@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from rich.progress import Progress
 from sqlalchemy import text
 
@@ -104,7 +105,25 @@ def sink(url: str, progress: Progress) -> Iterator[Sink]:
             yield _Sqlite(connection, progress)
         return
     with psycopg.connect(driver_url(url)) as connection:
+        forced = _lift_row_security(connection)
         yield _Postgres(connection, progress)
+        for table in forced:
+            connection.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(table))
+
+
+def _lift_row_security(connection: psycopg.Connection[Any]) -> list[sql.Identifier]:
+    """Lift FORCE ROW LEVEL SECURITY, for this transaction only, from the tables it binds this
+    role to (COPY refuses them): the tables' owner may, and is then bound by no policy. The
+    transaction restores it before it commits, so no one else ever sees the tables without."""
+    rows = connection.execute(
+        "SELECT relname FROM pg_class"
+        " WHERE relname = ANY(%s) AND relkind = 'r' AND row_security_active(oid)",
+        (list(COLUMNS),),
+    ).fetchall()
+    forced = [sql.Identifier(name) for (name,) in rows]
+    for table in forced:
+        connection.execute(sql.SQL("ALTER TABLE {} NO FORCE ROW LEVEL SECURITY").format(table))
+    return forced
 
 
 def _user(user_id: str, tasks: int, conversations: int) -> tuple[Any, ...]:
@@ -169,7 +188,7 @@ async def prepare(url: str) -> None:
     await asyncio.to_thread(migrate.upgrade, url)
     database = Database(url)
     try:
-        async with database.engine.connect() as connection:
+        async with database.all_users() as connection:
             users = await connection.scalar(text("SELECT count(*) FROM users"))
     finally:
         await database.dispose()

@@ -1,24 +1,17 @@
 """The chat endpoint's request and answer, and the `idempotency_keys` table behind its retries."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from todochat.conversations.models import PersonMessage
 from todochat.orm import Base, utcnow
-from todochat.validation import StrictNumber, StrictText
+from todochat.validation import StrictNumber
 
-MAX_MESSAGE_CHARS = 10_000
-
-
-# What a person may say: to the assistant, or in place of a message of theirs.
-PersonMessage = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-    StrictText(visible=True),
-]
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
 class ChatRequest(BaseModel):
@@ -54,7 +47,7 @@ class IdempotencyKey(Base):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_IDEMPOTENCY_KEY_CHARS), primary_key=True)
     # What the request asked (a hash): the same key on a different request is refused.
     fingerprint: Mapped[str] = mapped_column(String(64))
     # Until when the first request's turn may still be running; a key whose turn died with

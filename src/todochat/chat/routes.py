@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from todochat.api import CurrentUser
-from todochat.chat.models import ChatRequest, ChatResponse
+from todochat.chat.models import MAX_IDEMPOTENCY_KEY_CHARS, ChatRequest, ChatResponse
 from todochat.chat.turn import Answered, Chat, Delta, Failed, RunningTurn, ToolRan
 from todochat.problems import ERROR_RESPONSES, ErrorBody, problem_of
 
@@ -28,7 +28,7 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
         description="Repeat it on a retry to get the first answer instead of a second turn",
     ),
 ]

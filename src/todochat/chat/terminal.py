@@ -39,7 +39,7 @@ async def _resume(database: Database, user_id: str, console: Console) -> int | N
 
 async def talk(settings: Settings, user_id: str, *, new: bool, console: Console) -> None:
     """Read messages from the terminal until end of input, answering each one."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     identity = Identity(user_id, UserProfile())
     users = KnownUsers(database)
     chat = Chat(

@@ -12,11 +12,11 @@ from todochat.chat.models import ToolCallPublic
 from todochat.conversations.models import MessageCreate, MessageView, Role
 from todochat.conversations.store import MessageStore
 from todochat.db import Database
-from todochat.errors import Invalid, NotFound, ToolError
+from todochat.errors import DatabaseUnavailable, Invalid, NotFound, ToolError
 from todochat.tasks.models import (
+    MAX_PAGE,
     Description,
     Status,
-    Task,
     TaskCreate,
     TaskQuery,
     TaskUpdate,
@@ -27,11 +27,11 @@ from todochat.tasks.store import TaskStore
 from todochat.validation import JsonObject, StrictNumber, invalid
 
 TaskNumber = Annotated[StrictNumber, Field(description="The task's number")]
-UserId = Annotated[
+ClaimedUserId = Annotated[
     str | None,
     Field(description="Accepted for compatibility; must be the signed-in user if given"),
 ]
-LIST_LIMIT = 200
+UNREACHABLE = "The task list cannot be reached right now: try again in {seconds} seconds."
 _STORABLE = TypeAdapter(JsonObject)
 
 
@@ -40,7 +40,7 @@ class ToolArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UserId = None
+    user_id: ClaimedUserId = None
 
 
 class AddTask(ToolArguments):
@@ -80,7 +80,7 @@ class UpdateTask(ToolArguments):
 JsonResult = dict[str, Any] | list[dict[str, Any]]
 
 
-def _confirm(task: Task | TaskView, status: str) -> dict[str, Any]:
+def _confirm(task: TaskView, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 
@@ -90,7 +90,7 @@ async def _add(tasks: TaskStore, args: AddTask) -> JsonResult:
 
 
 async def _list(tasks: TaskStore, args: ListTasks) -> JsonResult:
-    found = await tasks.list(TaskQuery(status=Status(args.status), limit=LIST_LIMIT))
+    found = await tasks.list(TaskQuery(status=Status(args.status), limit=MAX_PAGE))
     return [{"id": t.id, "title": t.title, "completed": t.completed} for t in found]
 
 
@@ -235,6 +235,11 @@ class TaskTools:
             async with self._database.transaction(self.user_id) as session:
                 await self._record(session, record)
             raise
+        except DatabaseUnavailable as down:
+            # Nothing was written, and the call cannot be recorded either: the assistant
+            # tells the person, as of any other failed call.
+            record.error = UNREACHABLE.format(seconds=down.retry_after)
+            raise ToolError(record.error) from down
         finally:
             self.calls.append(record)
             if self._on_call is not None:

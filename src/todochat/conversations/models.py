@@ -9,12 +9,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from todochat.chat.models import PersonMessage
 from todochat.orm import Base, enum_column, utcnow
-from todochat.validation import JsonList, JsonObject, StrictText
+from todochat.validation import MAX_USER_ID_CHARS, JsonList, JsonObject, StrictText
 
 MAX_CONTENT_CHARS = 100_000
+MAX_MESSAGE_CHARS = 10_000
 MAX_KEY_CHARS = 255
+MAX_TITLE_CHARS = 255
 # Where a name is needed (a ChatKit id), a conversation or message without a key is named by
 # its number; a key of that form would name two of them, so none may take it.
 NUMBERED_CONVERSATION = re.compile(r"conversation-([0-9]{1,10})")
@@ -43,7 +44,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     # A name the caller chose (an Agents SDK session id, a ChatKit thread id), unique per user.
     key: Mapped[str | None] = mapped_column(String(MAX_KEY_CHARS))
-    title: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(MAX_TITLE_CHARS))
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
@@ -95,7 +96,7 @@ class Message(Base):
 
     __tablename__ = "messages"
 
-    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(MAX_USER_ID_CHARS), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     # A name the caller chose (a ChatKit item id), unique within the conversation.
@@ -156,13 +157,19 @@ def _unnumbered(pattern: re.Pattern[str], kind: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# What a person may say: to the assistant, or in place of a message of theirs.
+PersonMessage = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
+    StrictText(visible=True),
+]
 # Keys are names, compared exactly: no trimming.
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS), StrictText()]
 ConversationKey = Annotated[_Key, _unnumbered(NUMBERED_CONVERSATION, "conversation")]
 MessageKey = Annotated[_Key, _unnumbered(NUMBERED_MESSAGE, "message")]
 ConversationTitle = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS),
     StrictText(visible=True),
 ]
 

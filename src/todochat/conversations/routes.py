@@ -14,7 +14,12 @@ from todochat.conversations.models import (
     MessageEdit,
     MessagePublic,
 )
-from todochat.conversations.store import MAX_PAGE, ConversationStore, MessageStore
+from todochat.conversations.store import (
+    MAX_CURSOR_CHARS,
+    MAX_PAGE,
+    ConversationStore,
+    MessageStore,
+)
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
 from todochat.validation import MAX_NUMBER, Text
@@ -28,14 +33,14 @@ KEY_TAKEN: dict[int | str, dict[str, object]] = {
 }
 
 
-class ConversationPage(BaseModel):
+class ConversationPagePublic(BaseModel):
     """Live conversations, most recent activity first; pass `next_cursor` as `cursor` for more."""
 
     items: list[ConversationPublic]
     next_cursor: str | None
 
 
-class MessagePage(BaseModel):
+class MessagePagePublic(BaseModel):
     """Messages oldest first; pass `next_before` as `before` for the page before them."""
 
     items: list[MessagePublic]
@@ -60,24 +65,24 @@ Messages = Annotated[MessageStore, Depends(message_store)]
 async def list_conversations(
     conversations: Conversations,
     limit: PageSize = 20,
-    cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     archived: Annotated[bool, Query(description="List the archived ones instead")] = False,
     key: Annotated[
         Text | None,
         Query(min_length=1, max_length=MAX_KEY_CHARS, description="Only the one with this key"),
     ] = None,
-) -> ConversationPage:
+) -> ConversationPagePublic:
     """Live conversations, most recent activity first, one page after `cursor`."""
     if key is not None:
         try:
             found = [await conversations.by_key(key)]
         except NotFound:
             found = []
-        return ConversationPage(
+        return ConversationPagePublic(
             items=[ConversationPublic.model_validate(c) for c in found], next_cursor=None
         )
     page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
-    return ConversationPage(
+    return ConversationPagePublic(
         items=[ConversationPublic.model_validate(c) for c in page.items],
         next_cursor=page.next_cursor,
     )
@@ -146,14 +151,14 @@ async def list_messages(
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
-) -> MessagePage:
+) -> MessagePagePublic:
     """The latest messages, or those just before `before`, oldest first."""
     if before is None:
         items = await messages.latest(conversation_id, limit, deleted=deleted)
     else:
         items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
-    return MessagePage(
+    return MessagePagePublic(
         items=[MessagePublic.model_validate(m) for m in items],
         next_before=items[0].seq if has_older else None,
     )

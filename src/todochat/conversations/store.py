@@ -33,7 +33,7 @@ from todochat.conversations.models import (
     MessageView,
     Role,
 )
-from todochat.db import CompiledRead, CompiledWrite, Store
+from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
@@ -41,6 +41,7 @@ from todochat.users.store import UserStore
 from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
+MAX_CURSOR_CHARS = 200  # what `encode_cursor` makes is far shorter
 
 
 def _check_limit(limit: int) -> None:
@@ -232,8 +233,13 @@ class ConversationStore(Store):
         except IntegrityError:
             raise Conflict("conversation", "key", key) from None
 
-    async def get(self, conversation_id: int, *, include_deleted: bool = False) -> Conversation:
+    async def get(self, conversation_id: int, *, include_deleted: bool = False) -> ConversationView:
         """The conversation with this number; a soft-deleted one only if asked for."""
+        return view(
+            ConversationView, await self._row(conversation_id, include_deleted=include_deleted)
+        )
+
+    async def _row(self, conversation_id: int, *, include_deleted: bool = False) -> Conversation:
         conversation = await self.session.scalar(
             self._conversations(include_deleted=include_deleted).where(
                 Conversation.id == conversation_id
@@ -243,14 +249,14 @@ class ConversationStore(Store):
             raise NotFound("conversation", conversation_id)
         return conversation
 
-    async def by_key(self, key: str, *, include_deleted: bool = False) -> Conversation:
+    async def by_key(self, key: str, *, include_deleted: bool = False) -> ConversationView:
         """The conversation with this key; a soft-deleted one only if asked for."""
         conversation = await self.session.scalar(
             self._conversations(include_deleted=include_deleted).where(Conversation.key == key)
         )
         if conversation is None:
             raise NotFound("conversation", repr(key))
-        return conversation
+        return view(ConversationView, conversation)
 
     async def in_order(
         self, *, limit: int, after: int | None = None, newest_first: bool = False
@@ -284,12 +290,12 @@ class ConversationStore(Store):
         items = rows[:limit]
         return ConversationPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
-    async def update(self, conversation_id: int, changes: ConversationUpdate) -> Conversation:
+    async def update(self, conversation_id: int, changes: ConversationUpdate) -> ConversationView:
         """Rename the conversation, change its key or replace its metadata.
 
         Raises `Conflict` when another of the user's conversations has the new key.
         """
-        conversation = await self.get(conversation_id)
+        conversation = await self._row(conversation_id)
         values = changes.model_dump(exclude_unset=True)
         async with self._naming(values.get("key")):
             if "key" in values:
@@ -301,39 +307,39 @@ class ConversationStore(Store):
             if values:
                 conversation.updated_at = utcnow()
             await self.session.flush()
-        return conversation
+        return view(ConversationView, conversation)
 
-    async def soft_delete(self, conversation_id: int) -> Conversation:
+    async def soft_delete(self, conversation_id: int) -> ConversationView:
         """Hide the conversation and its messages; `restore` brings them back."""
-        conversation = await self.get(conversation_id)
+        conversation = await self._row(conversation_id)
         conversation.deleted_at = conversation.updated_at = utcnow()
         await self.session.flush()
-        return conversation
+        return view(ConversationView, conversation)
 
-    async def restore(self, conversation_id: int) -> Conversation:
+    async def restore(self, conversation_id: int) -> ConversationView:
         """Bring back a soft-deleted conversation."""
-        conversation = await self.get(conversation_id, include_deleted=True)
+        conversation = await self._row(conversation_id, include_deleted=True)
         if conversation.deleted_at is not None:
             conversation.deleted_at = None
             conversation.updated_at = utcnow()
             await self.session.flush()
-        return conversation
+        return view(ConversationView, conversation)
 
-    async def archive(self, conversation_id: int) -> Conversation:
+    async def archive(self, conversation_id: int) -> ConversationView:
         """Take the conversation out of the default list; it keeps working."""
         return await self._shelve(conversation_id, archived=True)
 
-    async def unarchive(self, conversation_id: int) -> Conversation:
+    async def unarchive(self, conversation_id: int) -> ConversationView:
         """Put an archived conversation back in the default list."""
         return await self._shelve(conversation_id, archived=False)
 
-    async def _shelve(self, conversation_id: int, *, archived: bool) -> Conversation:
-        conversation = await self.get(conversation_id)
+    async def _shelve(self, conversation_id: int, *, archived: bool) -> ConversationView:
+        conversation = await self._row(conversation_id)
         if (conversation.archived_at is not None) != archived:
             conversation.updated_at = utcnow()
             conversation.archived_at = conversation.updated_at if archived else None
             await self.session.flush()
-        return conversation
+        return view(ConversationView, conversation)
 
     async def claim_turn(self, conversation_id: int, until: datetime) -> None:
         """Hold the live conversation for one assistant turn until `until` (or its release).
@@ -462,10 +468,6 @@ _INSERT_MESSAGES = CompiledWrite(
         "created_at",
     ),
 )
-
-
-def _view(message: Message) -> MessageView:
-    return MessageView(*(getattr(message, field) for field in MessageView._fields))
 
 
 class MessageStore(Store):
@@ -667,14 +669,14 @@ class MessageStore(Store):
         }
         message.content = content
         await self._touch(conversation_id, now)
-        return _view(message)
+        return view(MessageView, message)
 
     async def delete(self, conversation_id: int, seq: int) -> MessageView:
         """Soft-delete a person's message: it leaves listings, search and the model's history."""
         message = await self._persons(conversation_id, seq)
         message.deleted_at = utcnow()
         await self._touch(conversation_id, message.deleted_at)
-        return _view(message)
+        return view(MessageView, message)
 
     async def purge(self, keys: Sequence[tuple[int, int]], deleted_before: datetime) -> int:
         """Delete for good the messages at `keys` (conversation, seq) soft-deleted before then."""

@@ -1,38 +1,66 @@
-"""Engines tuned per backend: pool sizes, pre-ping after idle, SQLite's pragmas and BEGIN."""
+"""Engines tuned per backend: pool sizes and timeouts, pre-ping after idle, SQLite's pragmas,
+and the BEGIN each transaction starts with."""
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from psycopg import sql
+from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from todochat.db import sqlite
-from todochat.db.urls import async_url
+from todochat.db.rls import (
+    ALL_USERS_OPTION,
+    USER_OPTION,
+    ReadCursor,
+    begin_statement,
+    scoped_read,
+)
+from todochat.db.urls import backend
 
 IDLE_SINCE = "todochat_idle_since"
 PING_AFTER_IDLE_SECONDS = 10.0
 # Neon suspends idle computes after five minutes; recycle connections well before that.
 POOL_RECYCLE_SECONDS = 240
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A request waits this long for a pooled connection, and a new connection this long for the
+# server, before it is answered 503: well within any client's patience.
+POOL_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 3
+# How long a write waits for SQLite's write lock (held by another process, say) before 503.
+SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 
 
-def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> AsyncEngine:
+def async_url(url: str) -> URL:
+    """The SQLAlchemy URL for a `sqlite:///file` or `postgresql://…` URL as Neon hands it out."""
+    driver = "sqlite+aiosqlite" if backend(url) == "sqlite" else "postgresql+psycopg"
+    return make_url(url).set(drivername=driver)
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    reading: bool = False,
+    busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+) -> AsyncEngine:
     """An async engine tuned for the backend that `url` names; `reading` for a read pool.
 
     Reads run outside an explicit transaction on PostgreSQL (each statement sees committed
-    data, with no BEGIN and COMMIT round trips) and in a deferred one on SQLite.
+    data, with no BEGIN and COMMIT round trips) unless they act for a user through the ORM,
+    and in a deferred one on SQLite. `busy_timeout` (seconds) bounds SQLite's lock waits.
     """
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
         if reading:
             engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
-            _configure_sqlite(engine, f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            _configure_sqlite(engine, f"busy_timeout = {round(busy_timeout * 1000)}")
             _begin_with(engine, "BEGIN")
             return engine
         # Writes run in the event loop's thread, BEGIN IMMEDIATE waiting without blocking it.
@@ -40,21 +68,30 @@ def create_engine(url: str, *, echo: bool = False, reading: bool = False) -> Asy
             target.set(drivername=f"sqlite+{sqlite.DRIVER}"),
             echo=echo,
             json_deserializer=_json_loads,
-            busy_wait=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            busy_wait=busy_timeout,
         )
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {
+        # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
+        "prepare_threshold": None,
+    }
+    if "connect_timeout" not in target.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    if reading:
+        connect_args["cursor_factory"] = ReadCursor
     engine = create_async_engine(
         target,
         echo=echo,
         pool_size=5,
         max_overflow=10,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
-        # Server-side prepared statements break under a transaction-mode pooler such as Neon's.
-        connect_args={"prepare_threshold": None},
+        connect_args=connect_args,
         **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reading else {}),
     )
     _ping_after_idle(engine)
+    _begin_acting(engine, reading=reading)
     return engine
 
 
@@ -82,6 +119,46 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
         except Exception as error:
             # The pool discards this connection and checks out a fresh one.
             raise DisconnectionError("the pooled connection is dead") from error
+
+
+def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
+    # Transactions begin with our own BEGIN, which carries the acting user's setting in the
+    # same message (see rls.py): the driver's implicit BEGIN would cost a round trip of its
+    # own before the setting could be sent. The read pool stays in autocommit: each read
+    # carries its own setting, and only the jobs across users begin a transaction there.
+    if reading:
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+        def _scope(
+            connection: Connection, _: Any, statement: str, parameters: Any, *__: Any
+        ) -> tuple[str, Any]:
+            user_id = connection.get_execution_options().get(USER_OPTION)
+            if user_id is None or not isinstance(parameters, dict):
+                return statement, parameters
+            return scoped_read(statement, parameters, user_id)
+
+    else:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+            connection.autocommit = True
+
+    begin = "BEGIN READ ONLY" if reading else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        options: Mapping[str, Any] = connection.get_execution_options()
+        if reading:
+            if not options.get(ALL_USERS_OPTION):
+                return  # an autocommit read, which carries its own setting
+            options = {ALL_USERS_OPTION: True}
+        statement = begin_statement(begin, options, _quoter(connection))
+        connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+
+
+def _quoter(connection: Connection) -> Callable[[str], str]:
+    driver = connection.connection.driver_connection
+    return lambda value: sql.Literal(value).as_string(driver)
 
 
 def _configure_sqlite(engine: AsyncEngine, *pragmas: str) -> None:

@@ -2,31 +2,20 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Result, event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from todochat.db.engine import create_engine
+from todochat.db.acting import act_for
+from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS, create_engine
+from todochat.db.faults import once_more_if_lost, retrying, translated
 from todochat.db.reads import READER, PoolReader, Reader, SqliteReader
+from todochat.db.rls import ALL_USERS_OPTION, USER_OPTION
 from todochat.db.urls import sqlite_path
-from todochat.errors import Invalid
-
-ACTING_USER = "todochat.user_id"
-
-
-def act_for(session: AsyncSession, user_id: str) -> None:
-    """Record in the session which user its work is for; stores refuse any other user."""
-    if not user_id or len(user_id) > 255 or "\x00" in user_id:
-        raise Invalid.field("user_id", "must be 1-255 characters without NUL")
-    session.info[ACTING_USER] = user_id
-
-
-def acting_user(session: AsyncSession) -> str | None:
-    """The user the session's transaction acts for, if it was told."""
-    user_id = session.info.get(ACTING_USER)
-    return user_id if isinstance(user_id, str) else None
 
 
 class ReadSession(Session):
@@ -39,28 +28,46 @@ def refuse_write(*_: Any) -> None:
 
 
 @event.listens_for(ReadSession, "do_orm_execute")
-def _refuse_writes(state: ORMExecuteState) -> None:
+def _read(state: ORMExecuteState) -> Result[Any] | None:
     if state.is_insert or state.is_update or state.is_delete:
         refuse_write()
+    if state.session.in_transaction():
+        return None  # the session holds a connection already, and has read on it
+    # The session's first statement takes a pooled connection: if that one turns out dead,
+    # nothing has been read yet, and the statement runs once more on a fresh one.
+    try:
+        return state.invoke_statement()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    retrying()
+    state.session.rollback()  # gives back the dead connection
+    return state.invoke_statement()
 
 
 event.listen(ReadSession, "before_flush", refuse_write)
 
 
 class Database:
-    """A pool of connections to one database, and the sessions opened on it."""
+    """A pool of connections to one database, and the sessions opened on it.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    Every way in (transactions, read sessions, the compiled reads) gets over a lost
+    connection on its own, and raises `DatabaseUnavailable` while the database cannot serve.
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
-        self.reading_engine = create_engine(url, echo=echo, reading=True)
+        self.engine = create_engine(url, echo=echo, busy_timeout=busy_timeout)
+        self.reading_engine = create_engine(url, echo=echo, reading=True, busy_timeout=busy_timeout)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._readers = async_sessionmaker(
             self.reading_engine, expire_on_commit=False, sync_session_class=ReadSession
         )
         path = sqlite_path(url)
         self._reader: Reader = (
-            SqliteReader(path) if path is not None else PoolReader(self.reading_engine)
+            PoolReader(self.reading_engine) if path is None else SqliteReader(path, busy_timeout)
         )
 
     @property
@@ -71,30 +78,41 @@ class Database:
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
-        # As `async with sessionmaker.begin()`, without its costs: the transaction begins with
-        # the first statement, and the session is closed in place after the commit.
-        session = self._sessions()
+        with translated():
+            session = await once_more_if_lost(lambda: self._begin(user_id))
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                # Rolled back as `async with session` closes it: shielded from cancellation,
+                # so that no connection is left checked out.
+                async with session:
+                    raise
+            # The commit gave the connection back: closing the session does no I/O now, so it
+            # is done here, not in the task that `async with` would start (event loop turns).
+            session.sync_session.close()
+
+    async def _begin(self, user_id: str) -> AsyncSession:
+        # BEGIN goes out now rather than with the first statement (the same round trip either
+        # way): a dead pooled connection shows here, before the block has done anything.
+        session = self._sessions(execution_options={USER_OPTION: user_id})
         act_for(session, user_id)
         try:
-            yield session
-            await session.commit()
+            await session.connection()
         except BaseException:
-            # Rolled back as `async with session` closes it: shielded from cancellation, so
-            # that no connection is left checked out.
-            async with session:
-                raise
-        # The commit gave the connection back: closing the session does no I/O now, so it is
-        # done here, not in the task that `async with` would start (event loop turns).
-        session.sync_session.close()
+            await session.close()
+            raise
+        return session
 
     @asynccontextmanager
     async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session for reading what `user_id` owns; it refuses to write."""
-        session = self._readers()
+        session = self._readers(execution_options={USER_OPTION: user_id})
         try:
             act_for(session, user_id)
             session.info[READER] = self._reader
-            yield session
+            with translated():
+                yield session
         finally:
             # Only a session that took a connection has anything to give back; most reads
             # ran on the reader. Closed directly: nothing was written, so the shielded close
@@ -102,8 +120,30 @@ class Database:
             if session.in_transaction():
                 await session.close()
 
+    @asynccontextmanager
+    async def all_users(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection that sees every user's rows, for the jobs that work across
+        users (retention finding what expired): row-level security lets it through."""
+        with translated():
+            async with self.reading_engine.connect() as connection:
+                await connection.execution_options(**{ALL_USERS_OPTION: True})
+                yield connection
+
+    async def ping(self) -> None:
+        """Raise `DatabaseUnavailable` unless the pools reach the database (on SQLite, the read
+        pool's: the other's BEGIN IMMEDIATE would contend with writers for the lock)."""
+        engines = [self.engine] if self.backend == "postgresql" else []
+        with translated():
+            for engine in [*engines, self.reading_engine]:
+                await once_more_if_lost(partial(_select_one, engine))
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
         await self.reading_engine.dispose()
         await self._reader.close()
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -1,6 +1,7 @@
 """An MCP server exposing the five task tools for the user the transport authenticated."""
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -8,12 +9,13 @@ from mcp import types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
-from todochat.chat.tools import TOOLS, TaskTools
-from todochat.errors import RateLimited, ToolError
+from todochat.chat.tools import TOOLS, UNREACHABLE, TaskTools
+from todochat.errors import DatabaseUnavailable, RateLimited, ToolError
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
 from todochat.users.store import KnownUsers
 
+log = logging.getLogger("todochat.mcp")
 Context = ServerRequestContext[Any, Any]
 IDENTITY = "todochat_identity"
 # Every other tool changes tasks, and so spends from the user's budget of writes.
@@ -64,10 +66,16 @@ def build_server(
         except ToolError as error:
             return _refusal(str(error))
         known = users()
-        await known.ensure(identity)
         tools = TaskTools(known.database, identity.user_id)
-        with contextlib.suppress(ToolError):  # the call says what went wrong
-            await tools.call(params.name, params.arguments or {})
+        try:
+            await known.ensure(identity)
+            with contextlib.suppress(ToolError):  # the call says what went wrong
+                await tools.call(params.name, params.arguments or {})
+        except DatabaseUnavailable as down:  # the user could not be stored
+            return _refusal(UNREACHABLE.format(seconds=down.retry_after))
+        except Exception:  # its text may carry SQL or addresses: the log keeps it
+            log.exception("the MCP tool %s failed", params.name)
+            return _refusal("The server failed to do that; try again later.")
         call = tools.calls[-1]
         if call.error is not None:
             return _refusal(call.error)

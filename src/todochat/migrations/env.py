@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from todochat.config import get_settings
 from todochat.db import create_engine
+from todochat.db.rls import ALL_USERS_OPTION
 from todochat.models import Base
 from todochat.orm import Json, UTCDateTime
 from todochat.search.models import SEARCH_COLUMN, SEARCH_INDEXES, SEARCH_TABLES
@@ -58,6 +59,8 @@ async def _run_online() -> None:
     engine = create_engine(config.attributes.get("url") or get_settings().database_url)
     try:
         async with engine.connect() as connection:
+            # Data migrations change every user's rows: row-level security must let them.
+            await connection.execution_options(**{ALL_USERS_OPTION: True})
             await connection.run_sync(_run)
             await connection.commit()
     finally:

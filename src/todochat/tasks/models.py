@@ -19,7 +19,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from todochat.orm import Base, enum_column, utcnow
 from todochat.validation import StrictText, never_null
 
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 1000
+MAX_TAG_CHARS = 50
 MAX_TAGS = 20
+MAX_PAGE = 200  # tasks in one listing
 
 
 class Priority(StrEnum):
@@ -65,8 +69,8 @@ class Task(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS))
+    description: Mapped[str | None] = mapped_column(String(MAX_DESCRIPTION_CHARS))
     completed: Mapped[bool] = mapped_column(default=False, server_default=false())
     priority: Mapped[Priority] = mapped_column(
         enum_column(Priority, "priority"), default=Priority.NONE, server_default=Priority.NONE.value
@@ -77,8 +81,10 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint("length(title) BETWEEN 1 AND 200", name="title_length"),
-        CheckConstraint("length(description) <= 1000", name="description_length"),
+        CheckConstraint(f"length(title) BETWEEN 1 AND {MAX_TITLE_CHARS}", name="title_length"),
+        CheckConstraint(
+            f"length(description) <= {MAX_DESCRIPTION_CHARS}", name="description_length"
+        ),
         CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_set"),
         # A user's pending or completed tasks, in number order.
         Index("ix_tasks_user_status", "user_id", "completed", "id"),
@@ -105,13 +111,13 @@ def _distinct(tags: list[str]) -> list[str]:
 
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS),
     StrictText(visible=True),
 ]
-Description = Annotated[str, StringConstraints(max_length=1000), StrictText()]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS), StrictText()]
 Tag = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG_CHARS),
     StrictText(visible=True),
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
@@ -171,10 +177,12 @@ class TaskQuery(BaseModel):
     status: Status = Status.ALL
     priority: Priority | None = None
     tag: Tag | None = None
-    search: Annotated[str, StringConstraints(min_length=1, max_length=200), StrictText()] | None = (
-        None
-    )
+    # Part of a title: no longer than one.
+    search: (
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS), StrictText()]
+        | None
+    ) = None
     sort: SortKey = SortKey.ID
     order: Order = Order.ASC
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     offset: int = Field(default=0, ge=0, le=1_000_000)

@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, insert, select
 
-from todochat.db import CompiledRead, CompiledWrite, Store
+from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import NotFound
 from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
@@ -105,8 +105,11 @@ class TaskStore(Store):
         await _INSERT.execute(self.session, user_id=self.user_id, **task._asdict())
         return task
 
-    async def get(self, task_id: int) -> Task:
+    async def get(self, task_id: int) -> TaskView:
         """The task with this number."""
+        return view(TaskView, await self._task(task_id))
+
+    async def _task(self, task_id: int) -> Task:
         task = await self.session.scalar(self._tasks().where(Task.id == task_id))
         if task is None:
             raise NotFound("task", task_id)
@@ -143,9 +146,9 @@ class TaskStore(Store):
         )
         return [TaskView._make(row) for row in rows]
 
-    async def update(self, task_id: int, changes: TaskUpdate) -> Task:
+    async def update(self, task_id: int, changes: TaskUpdate) -> TaskView:
         """Change the fields given; completing sets `completed_at`, reopening clears it."""
-        task = await self.get(task_id)
+        task = await self._task(task_id)
         values = changes.model_dump(exclude_unset=True)
         if "completed" in values and values["completed"] != task.completed:
             task.completed_at = utcnow() if values["completed"] else None
@@ -154,19 +157,20 @@ class TaskStore(Store):
         if values:
             task.updated_at = utcnow()
         await self.session.flush()
-        return task
+        return view(TaskView, task)
 
-    async def complete(self, task_id: int) -> Task:
+    async def complete(self, task_id: int) -> TaskView:
         """Mark the task done."""
         return await self.update(task_id, TaskUpdate(completed=True))
 
-    async def reopen(self, task_id: int) -> Task:
+    async def reopen(self, task_id: int) -> TaskView:
         """Mark the task not done."""
         return await self.update(task_id, TaskUpdate(completed=False))
 
-    async def delete(self, task_id: int) -> Task:
+    async def delete(self, task_id: int) -> TaskView:
         """Delete the task for good; its number is never handed out again."""
-        task = await self.get(task_id)
+        task = await self._task(task_id)
+        deleted = view(TaskView, task)
         await self.session.delete(task)
         await self.session.flush()
-        return task
+        return deleted

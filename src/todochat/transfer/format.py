@@ -24,14 +24,12 @@ from pydantic import (
     model_validator,
 )
 
-from todochat.conversations.models import (
-    MAX_CONTENT_CHARS,
-    ConversationKey,
-    MessageKey,
-    Role,
-)
+from todochat.conversations import models as conversations
+from todochat.conversations.models import MAX_CONTENT_CHARS, ConversationKey, MessageKey, Role
+from todochat.tasks import models as tasks
 from todochat.tasks.models import MAX_TAGS, Priority
-from todochat.validation import MAX_NUMBER, JsonList, JsonObject, StrictText
+from todochat.users import models as users
+from todochat.validation import MAX_NUMBER, JsonList, JsonObject, StrictText, UserId
 
 FORMAT = "todochat-export"
 VERSION = 1
@@ -39,7 +37,7 @@ MEDIA_TYPE = "application/x-ndjson"
 
 Number = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
 Counter = Annotated[int, Field(ge=0, le=MAX_NUMBER)]
-Tag = Annotated[str, StringConstraints(max_length=50), StrictText()]
+Tag = Annotated[str, StringConstraints(max_length=tasks.MAX_TAG_CHARS), StrictText()]
 
 
 def stamp(value: datetime) -> str:
@@ -87,9 +85,9 @@ class UserLine(_Line):
     """The user, with the counters that number their tasks and conversations."""
 
     type: Literal["user"]
-    id: Annotated[str, StringConstraints(min_length=1, max_length=255), StrictText()]
-    email: Annotated[str, StringConstraints(max_length=320), StrictText()] | None
-    name: Annotated[str, StringConstraints(max_length=255), StrictText()] | None
+    id: UserId
+    email: Annotated[str, StringConstraints(max_length=users.MAX_EMAIL_CHARS), StrictText()] | None
+    name: Annotated[str, StringConstraints(max_length=users.MAX_NAME_CHARS), StrictText()] | None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     last_task_id: Counter
@@ -101,8 +99,13 @@ class TaskLine(_Line):
 
     type: Literal["task"]
     id: Number
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200), StrictText()]
-    description: Annotated[str, StringConstraints(max_length=1000), StrictText()] | None
+    title: Annotated[
+        str, StringConstraints(min_length=1, max_length=tasks.MAX_TITLE_CHARS), StrictText()
+    ]
+    description: (
+        Annotated[str, StringConstraints(max_length=tasks.MAX_DESCRIPTION_CHARS), StrictText()]
+        | None
+    )
     completed: bool
     priority: Priority
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)]
@@ -123,7 +126,10 @@ class ConversationLine(_Line):
     type: Literal["conversation"]
     id: Number
     key: ConversationKey | None = None
-    title: Annotated[str, StringConstraints(max_length=255), StrictText()] | None
+    title: (
+        Annotated[str, StringConstraints(max_length=conversations.MAX_TITLE_CHARS), StrictText()]
+        | None
+    )
     metadata: JsonObject | None
     created_at: AwareDatetime
     updated_at: AwareDatetime

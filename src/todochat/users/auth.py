@@ -2,21 +2,19 @@
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import jwt
 from pydantic import ValidationError
 
 from todochat.config import Settings
-from todochat.db import sqlite_path
 from todochat.errors import AuthUnavailable, Unauthenticated
-from todochat.orm import utcnow
 from todochat.users.models import UserProfile
+from todochat.users.tokens import shared_secret
+from todochat.validation import is_user_id
 
 # The algorithms Better Auth's JWT plugin signs with (EdDSA is its default).
 ASYMMETRIC = frozenset({"EdDSA", "ES256", "ES512", "PS256", "RS256"})
@@ -145,7 +143,7 @@ class Authenticator:
         except jwt.PyJWTError as error:
             raise Unauthenticated(str(error) or type(error).__name__) from None
         subject = claims["sub"]
-        if not isinstance(subject, str) or not 0 < len(subject) <= 255 or "\x00" in subject:
+        if not is_user_id(subject):
             raise Unauthenticated("the token's subject is not a user id")
         try:
             profile = UserProfile.model_validate(
@@ -170,34 +168,6 @@ class Authenticator:
                 raise jwt.InvalidAlgorithmError("the JWKS key's algorithm is not accepted")
             return signing_key.key, [signing_key.algorithm_name]
         raise jwt.InvalidAlgorithmError(f"tokens signed with {algorithm!r} are not accepted")
-
-
-def issue_token(secret: str, user_id: str, *, lifetime: timedelta, **claims: Any) -> str:
-    """An HS256 token for `user_id`, as Better Auth would sign it with the shared secret."""
-    now = utcnow()
-    payload = {"sub": user_id, "iat": now, "exp": now + lifetime, **claims}
-    return jwt.encode(payload, secret, algorithm="HS256")
-
-
-def shared_secret(settings: Settings) -> str | None:
-    """The HS256 secret: BETTER_AUTH_SECRET, else one kept beside the embedded SQLite database.
-
-    The file is made at random, readable by its owner only, on first use; there is never a
-    fixed default. PostgreSQL deployments configure their secret or JWKS explicitly.
-    """
-    if settings.better_auth_secret is not None:
-        return settings.better_auth_secret.get_secret_value()
-    if settings.better_auth_jwks_url is not None:
-        return None
-    database = sqlite_path(settings.database_url)
-    if database is None:
-        raise ValueError("on PostgreSQL, set BETTER_AUTH_SECRET or BETTER_AUTH_JWKS_URL")
-    path = database.with_name(database.name + ".secret")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
 
 
 def authenticator(settings: Settings) -> Authenticator:

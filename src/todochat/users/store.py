@@ -5,11 +5,11 @@ from collections import OrderedDict
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from todochat.db import CompiledWrite, Database, Store
+from todochat.db import CompiledWrite, Database, Store, view
 from todochat.errors import NotFound
 from todochat.orm import table, utcnow
 from todochat.users.auth import Identity
-from todochat.users.models import User, UserProfile
+from todochat.users.models import User, UserProfile, UserView
 
 _NEXT = {
     counter.key: CompiledWrite(
@@ -36,7 +36,7 @@ class UserStore(Store):
             raise NotFound("user", self.user_id)
         return int(taken[0][0])
 
-    async def ensure(self, profile: UserProfile | None = None) -> User:
+    async def ensure(self, profile: UserProfile | None = None) -> UserView:
         """Create the user on first sight; refresh the email and name a token carries."""
         profile = profile or UserProfile()
         now = utcnow()
@@ -64,14 +64,14 @@ class UserStore(Store):
         await self.session.execute(statement)
         return await self.get()
 
-    async def get(self) -> User:
+    async def get(self) -> UserView:
         """The user's row."""
         user = await self.session.scalar(
             select(User).where(User.id == self.user_id).execution_options(populate_existing=True)
         )
         if user is None:
             raise NotFound("user", self.user_id)
-        return user
+        return view(UserView, user)
 
     async def delete(self) -> None:
         """Delete the user; the database removes their tasks, conversations and messages."""

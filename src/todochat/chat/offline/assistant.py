@@ -23,8 +23,9 @@ from todochat.chat.offline.grammar import (
 )
 from todochat.chat.offline.matching import best
 from todochat.chat.offline.memory import WHICH_ONE, WHICH_TASK, Change, Memory, Question, TaskState
-from todochat.chat.tools import LIST_LIMIT, TaskTools
+from todochat.chat.tools import TaskTools
 from todochat.errors import ToolError
+from todochat.tasks.models import MAX_PAGE
 
 HELP = (
     "I can add, list, complete, delete and update your tasks, and undo my last change. Try"
@@ -211,7 +212,7 @@ class _Reply:
             case "reopen":
                 if task.completed is False:
                     return f"{_capitalised(_named(task))} is already open."
-                if task.completed is None and len(tasks) < LIST_LIMIT:
+                if task.completed is None and len(tasks) < MAX_PAGE:  # the list was whole
                     return f"Task {task.id} was not found."
                 return self._cannot_reopen(task)
             case "delete":

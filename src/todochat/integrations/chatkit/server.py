@@ -42,7 +42,7 @@ from starlette.datastructures import State
 from todochat.chat.models import ChatRequest
 from todochat.chat.turn import Answered, Chat, Delta, Failed, ToolRan, title_of
 from todochat.db import Database
-from todochat.errors import Invalid, TodochatError, TurnInProgress
+from todochat.errors import DatabaseUnavailable, Invalid, TodochatError, TurnInProgress
 from todochat.integrations.chatkit.store import Requester, TodochatStore, tool_item
 from todochat.orm import utcnow
 from todochat.problems import problem, problem_of
@@ -101,7 +101,8 @@ class TodochatChatKit(ChatKitServer[Requester]):
             yield ThreadItemRemovedEvent(item_id=input_user_message.id)
             raise CustomStreamError(str(busy), allow_retry=False) from None
         except TodochatError as refused:
-            raise CustomStreamError(str(refused), allow_retry=False) from None
+            retry = isinstance(refused, DatabaseUnavailable)
+            raise CustomStreamError(str(refused), allow_retry=retry) from None
         if thread.title is None:  # ChatKit stores the thread when it changed
             thread.title = title_of(_text(input_user_message)) or None
         writing = False

@@ -41,7 +41,6 @@ from todochat.chat.tools import ToolCall
 from todochat.conversations.models import (
     NUMBERED_CONVERSATION,
     NUMBERED_MESSAGE,
-    Conversation,
     ConversationCreate,
     ConversationUpdate,
     ConversationView,
@@ -241,7 +240,7 @@ def _after(page: Sequence[ThreadMetadata | ThreadItem], *, more: bool) -> str | 
     return page[-1].id if more else None
 
 
-def thread_id(conversation: Conversation | ConversationView) -> str:
+def thread_id(conversation: ConversationView) -> str:
     """The ChatKit thread id of a conversation."""
     return conversation.key or f"conversation-{conversation.id}"
 
@@ -263,7 +262,7 @@ def tool_item(call: ToolCall, thread_id: str) -> TaskItem:
     )
 
 
-def _thread(conversation: Conversation | ConversationView) -> ThreadMetadata:
+def _thread(conversation: ConversationView) -> ThreadMetadata:
     return ThreadMetadata(
         id=thread_id(conversation),
         title=conversation.title,
@@ -274,7 +273,7 @@ def _thread(conversation: Conversation | ConversationView) -> ThreadMetadata:
 
 async def _conversation(
     stores: _Stores, thread_id: str, *, include_deleted: bool = False
-) -> Conversation:
+) -> ConversationView:
     conversations = stores.conversations
     try:
         if number := _numbered(NUMBERED_CONVERSATION, thread_id):
