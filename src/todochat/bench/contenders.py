@@ -24,6 +24,7 @@ from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, driver_url, sqlite_path
 from todochat.db.rls import ALL_USERS_SETTING
+from todochat.db.writes import numbered
 from todochat.search.store import STATEMENTS, SearchStore, parameters
 from todochat.tasks.models import Status, TaskCreate, TaskQuery
 from todochat.tasks.store import TaskStore
@@ -113,7 +114,7 @@ class Write(NamedTuple):
     take: Statement
     take_values: Callable[[Any], dict[str, Any]]  # given the time
     insert: Statement
-    rows: Callable[[Any, int], list[dict[str, Any]]]  # given the time and the number taken
+    values: Callable[[Any, int], dict[str, Any]]  # given the time and the number taken
 
 
 class Floor(Contender, ABC):
@@ -124,26 +125,26 @@ class Floor(Contender, ABC):
         super().__init__()
         read = statements.reads(dialect)
         turn_write, task_write = (
-            (statements.take_seq(dialect), statements.insert_message(dialect)),
+            (statements.take_seq(dialect), statements.insert_messages(dialect, 2)),
             (statements.next_task(dialect), statements.insert_task(dialect)),
         )
         user = TARGET_USER
         older = shape.deep_messages // 2
 
-        def task(now: Any, number: int) -> list[dict[str, Any]]:
+        def task(now: Any, number: int) -> dict[str, Any]:
             values = dict.fromkeys(statements.TASK_COLUMNS)
             values.update(user_id=user, id=number, title="Renew", completed=False)
             values.update(priority="none", tags=self.json([]), created_at=now, updated_at=now)
-            return [values]
+            return values
 
-        def turn(now: Any, last: int) -> list[dict[str, Any]]:
+        def turn(now: Any, last: int) -> dict[str, Any]:
             rows = []
             for seq, role, content in ((last - 1, "user", QUESTION), (last, "assistant", ANSWER)):
                 values = dict.fromkeys(statements.MESSAGE_COLUMNS)
                 values.update(user_id=user, conversation_id=WRITTEN, seq=seq, role=role)
                 values.update(content=content, created_at=now)
                 rows.append(values)
-            return rows
+            return numbered(rows)
 
         base = {"user_id": user, "limit": PAGE}
         self.operations = {
@@ -241,8 +242,9 @@ class PostgresFloor(Floor):
             )
             row = await cursor.fetchone()
             assert row is not None
-            rows = [step.insert.arguments(values) for values in step.rows(now, row[0])]
-            await self.connection.cursor().executemany(step.insert.sql, rows)
+            await self.connection.execute(
+                step.insert.sql, step.insert.arguments(step.values(now, row[0]))
+            )
         return row
 
     async def close(self) -> None:
@@ -280,8 +282,9 @@ class SqliteFloor(Floor):
                 step.take.sql, step.take.arguments(step.take_values(now))
             ).fetchone()
             assert row is not None
-            rows = [step.insert.arguments(values) for values in step.rows(now, row[0])]
-            self.connection.executemany(step.insert.sql, rows)
+            self.connection.execute(
+                step.insert.sql, step.insert.arguments(step.values(now, row[0]))
+            )
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise

@@ -8,8 +8,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from todochat import orm
 from todochat.bench.web_floor import Statement
-from todochat.conversations.models import Message
-from todochat.conversations.store import _TAKE_SEQ, BEFORE, LATEST, RECENT
+from todochat.conversations.store import _INSERT_MESSAGES, _TAKE_SEQ, BEFORE, LATEST, RECENT
 from todochat.tasks.models import Status, Task, TaskQuery, TaskView
 from todochat.tasks.store import listing
 from todochat.users.store import _NEXT
@@ -67,6 +66,6 @@ def take_seq(dialect: Dialect) -> Statement:
     return compiled(_TAKE_SEQ.statement, dialect)
 
 
-def insert_message(dialect: Dialect) -> Statement:
-    """MessageStore.append's insert, run once per message."""
-    return compiled(insert(orm.table(Message)), dialect, keys=MESSAGE_COLUMNS)
+def insert_messages(dialect: Dialect, count: int) -> Statement:
+    """MessageStore.append's insert of `count` messages in one statement."""
+    return compiled(_INSERT_MESSAGES.of_rows(count).statement, dialect)

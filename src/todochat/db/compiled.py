@@ -106,7 +106,7 @@ class CompiledStatement:
 
     async def run(self, session: AsyncSession, parameters: Mapping[str, Any]) -> Outcome:
         """Run the statement with `parameters`, on the connection of the session's transaction."""
-        connection, pooled = await _connection(session)
+        connection, pooled = await transaction_connection(session)
         dialect = connection.dialect
         compiled = self.compiled(dialect)
         arguments = compiled.arguments(parameters)
@@ -137,7 +137,9 @@ class CompiledStatement:
         return Outcome(compiled.convert(rows), cursor.rowcount)
 
 
-async def _connection(session: AsyncSession) -> tuple[AsyncConnection, PoolProxiedConnection]:
+async def transaction_connection(
+    session: AsyncSession,
+) -> tuple[AsyncConnection, PoolProxiedConnection]:
     """The connection of the session's transaction (begun if need be), and its pooled one."""
     # Asking the session costs a hop into a greenlet per statement; a transaction keeps its
     # connection until it ends. A savepoint is the session's to begin (on the first statement

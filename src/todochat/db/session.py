@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from todochat.db.acting import act_for
+from todochat.db.compiled import transaction_connection
 from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS, create_engine
 from todochat.db.faults import once_more_if_lost, retrying, translated
 from todochat.db.reads import READER, PoolReader, Reader, SqliteReader
@@ -98,7 +99,7 @@ class Database:
         session = self._sessions(execution_options={USER_OPTION: user_id})
         act_for(session, user_id)
         try:
-            await session.connection()
+            await transaction_connection(session)  # kept for the compiled statements
         except BaseException:
             await session.close()
             raise

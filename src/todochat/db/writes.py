@@ -49,16 +49,10 @@ class CompiledWrite(CompiledStatement):
             return
         for start in range(0, len(rows), ROWS_PER_INSERT):
             batch = rows[start : start + ROWS_PER_INSERT]
-            await self._rows(len(batch)).run(
-                session,
-                {
-                    _numbered(column, n): row[column]
-                    for n, row in enumerate(batch)
-                    for column in row
-                },
-            )
+            await self.of_rows(len(batch)).run(session, numbered(batch))
 
-    def _rows(self, count: int) -> CompiledStatement:
+    def of_rows(self, count: int) -> CompiledStatement:
+        """The INSERT of `count` rows in one VALUES list, its parameters named by `numbered`."""
         statement = self._of_rows.get(count)
         if statement is None:
             if not isinstance(self.statement, Insert) or self.columns is None:
@@ -70,6 +64,12 @@ class CompiledWrite(CompiledStatement):
             ]
             statement = self._of_rows[count] = CompiledStatement(insert(table).values(values))
         return statement
+
+
+def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of an INSERT of `rows` (`CompiledWrite.of_rows`): each column numbered
+    by its row."""
+    return {_numbered(column, n): row[column] for n, row in enumerate(rows) for column in row}
 
 
 def _numbered(column: str, row: int) -> str:
