@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from todochat.db import sqlite
+from todochat.db.pool import FairPool
 from todochat.db.rls import (
     ALL_USERS_OPTION,
     USER_OPTION,
@@ -60,7 +61,9 @@ def create_engine(
     if target.get_backend_name() == "sqlite":
         Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
         if reading:
-            engine = create_async_engine(target, echo=echo, json_deserializer=_json_loads)
+            engine = create_async_engine(
+                target, echo=echo, json_deserializer=_json_loads, poolclass=FairPool
+            )
             _configure_sqlite(engine, f"busy_timeout = {round(busy_timeout * 1000)}")
             _begin_with(engine, "BEGIN")
             return engine
@@ -70,6 +73,7 @@ def create_engine(
             echo=echo,
             json_deserializer=_json_loads,
             busy_wait=busy_timeout,
+            poolclass=FairPool,
         )
         _configure_sqlite(engine)
         return engine
@@ -87,6 +91,7 @@ def create_engine(
         # Every connection is kept, none opened for a burst and closed after it: a connection
         # returned to a full pool is closed on return, which costs a connect per burst and,
         # for the read path's raw connections (returned outside SQLAlchemy's greenlet), fails.
+        poolclass=FairPool,
         pool_size=POOL_SIZE,
         max_overflow=0,
         pool_timeout=POOL_TIMEOUT_SECONDS,
