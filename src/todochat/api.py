@@ -1,13 +1,14 @@
 """What every `/api/{user_id}/…` route depends on: the verified user and their transaction."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todochat.db import Database, acting_user
+from todochat.db import Database
 from todochat.errors import Forbidden, Unauthenticated
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Authenticator, Identity
@@ -18,13 +19,12 @@ UserIdPath = Annotated[
     Text, Path(min_length=1, max_length=MAX_USER_ID_CHARS, description="The user's id")
 ]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
+StoreT = TypeVar("StoreT")
 _bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def token_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Identity:
+async def token_user(request: Request, credentials: Bearer) -> Identity:
     """The user the bearer token proves."""
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
@@ -66,18 +66,11 @@ async def database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(database)]
 
 
-# The routes' own dependency depends on as few others as it can: FastAPI spends more time
-# resolving each one than most of them take to run.
-async def user_session(
-    request: Request, user_id: UserIdPath, identity: TokenUser
+@asynccontextmanager
+async def _user_session(
+    request: Request, user_id: str, credentials: HTTPAuthorizationCredentials | None
 ) -> AsyncIterator[AsyncSession]:
-    """The request's session for the path's user, once their bearer token proves it (stored
-    on first sight).
-
-    Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
-    budget of writes.
-    """
-    user = _the_path_user(user_id, identity)
+    user = _the_path_user(user_id, await token_user(request, credentials))
     db: Database = request.app.state.database
     reading = request.method in ("GET", "HEAD")
     if not reading:
@@ -89,13 +82,35 @@ async def user_session(
         yield session
 
 
+async def user_session(
+    request: Request, user_id: UserIdPath, credentials: Bearer
+) -> AsyncIterator[AsyncSession]:
+    """The request's session for the path's user, once their bearer token proves it (stored
+    on first sight).
+
+    Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
+    budget of writes.
+    """
+    async with _user_session(request, user_id, credentials) as session:
+        yield session
+
+
 # "function" scope: the transaction commits before the response is sent, so a client never
 # sees success for a write that did not land.
 UserSession = Annotated[AsyncSession, Depends(user_session, scope="function")]
 
 
-def session_user(session: AsyncSession) -> str:
-    """The user a `UserSession` acts for."""
-    user_id = acting_user(session)
-    assert user_id is not None, "a UserSession always acts for its user"
-    return user_id
+def user_store(kind: Callable[[AsyncSession, str], StoreT]) -> Any:
+    """A dependency on the path user's `kind` store, in the request's `UserSession`.
+
+    The route's one dependency: it takes the path and the token itself rather than through
+    other dependencies, as FastAPI spends more time resolving each one than most take to run.
+    """
+
+    async def store(
+        request: Request, user_id: UserIdPath, credentials: Bearer
+    ) -> AsyncIterator[StoreT]:
+        async with _user_session(request, user_id, credentials) as session:
+            yield kind(session, user_id)
+
+    return Depends(store, scope="function")

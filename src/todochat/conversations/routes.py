@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from todochat.api import Number, UserSession, session_user
+from todochat.api import Number, user_store
 from todochat.conversations.models import (
     MAX_KEY_CHARS,
     ConversationCreate,
@@ -50,18 +50,8 @@ class MessagePagePublic(BaseModel):
     next_before: int | None
 
 
-async def conversation_store(session: UserSession) -> ConversationStore:
-    """The path user's conversations, in the request's transaction."""
-    return ConversationStore(session, session_user(session))
-
-
-async def message_store(session: UserSession) -> MessageStore:
-    """The path user's messages, in the request's transaction."""
-    return MessageStore(session, session_user(session))
-
-
-Conversations = Annotated[ConversationStore, Depends(conversation_store)]
-Messages = Annotated[MessageStore, Depends(message_store)]
+Conversations = Annotated[ConversationStore, user_store(ConversationStore)]
+Messages = Annotated[MessageStore, user_store(MessageStore)]
 
 
 @router.get("", response_model=ConversationPagePublic)

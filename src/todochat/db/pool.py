@@ -44,3 +44,5 @@ class FairPool(AsyncAdaptedQueuePool):
     """SQLAlchemy's asyncio queue pool, with waiting requests served in order."""
 
     _queue_class = FairQueue
+    # It logs where SQLAlchemy's own pools do, under the levels set for them.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from todochat.api import Number, UserSession, session_user
+from todochat.api import Number, user_store
 from todochat.problems import ERROR_RESPONSES
 from todochat.tasks.models import TaskCreate, TaskPublic, TaskQuery, TaskUpdate
 from todochat.tasks.store import TaskStore
@@ -13,13 +13,7 @@ from todochat.views import Public, json_response
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 PUBLIC = Public(TaskPublic)
 
-
-async def task_store(session: UserSession) -> TaskStore:
-    """The path user's tasks, in the request's transaction."""
-    return TaskStore(session, session_user(session))
-
-
-Tasks = Annotated[TaskStore, Depends(task_store)]
+Tasks = Annotated[TaskStore, user_store(TaskStore)]
 
 
 @router.get("", response_model=list[TaskPublic])
