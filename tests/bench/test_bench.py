@@ -74,6 +74,21 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert "| history |" in ran.markdown
 
 
+@pytest.mark.parametrize(
+    ("command", "option"), [("run", "--factors"), ("chat", "--people"), ("http", "--workers")]
+)
+@pytest.mark.parametrize("given", ["1,x", "2,,3", "1,0"])
+def test_a_list_of_counts_that_is_not_one_is_refused_like_any_bad_option(
+    command: str, option: str, given: str, tmp_path: Path
+) -> None:
+    untouched = tmp_path / "untouched.db"
+    refused = todochat(f"sqlite:///{untouched}", tmp_path, command, option, given)
+    assert refused.returncode == 2  # as Typer answers a bad value of its own types
+    assert f"Invalid value for '{option}': {given!r} is not whole numbers" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not untouched.exists()
+
+
 @pytest.mark.parametrize("empty_database", ["sqlite", OWNER], indirect=True)
 def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_path: Path) -> None:
     assert todochat(empty_database, tmp_path, "seed", "--tiny").returncode == 0
