@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import free_port
 from todochat import migrate
 
 # What the quick commands must not load: the server, the database toolkit, the benchmark.
@@ -46,6 +47,7 @@ def todochat(
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
 
 
@@ -78,6 +80,34 @@ def test_db_upgrade_and_current_print_one_line_each_when_piped(tmp_path: Path) -
     line = f"Database {tmp_path / 'todochat.db'} is at revision {migrate.head()} (up to date).\n"
     assert upgraded.stdout == line
     assert todochat(tmp_path, "db", "current").stdout == line
+
+
+@pytest.mark.parametrize(
+    ("args", "told"),
+    [
+        (("db", "current"), "Cannot read the revision of"),
+        (("serve", "--port", "1"), "Cannot read the revision of"),
+        (("db", "upgrade"), "Cannot upgrade"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_is_told_in_one_line_naming_it(
+    tmp_path: Path, args: tuple[str, ...], told: str
+) -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/todochat"
+    result = todochat(tmp_path, *args, database_url=closed)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{told} {closed}: the database is unreachable right now; try again in a few seconds\n"
+    )
+
+
+def test_an_sqlite_file_that_cannot_be_opened_is_told_in_one_line(tmp_path: Path) -> None:
+    result = todochat(tmp_path, "db", "current", database_url=f"sqlite:///{tmp_path}")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Cannot read the revision of {tmp_path}: the database is unreachable right now;"
+        " try again in a few seconds\n"
+    )
 
 
 def test_token_and_its_link_are_one_line_each_when_piped(tmp_path: Path) -> None:

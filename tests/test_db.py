@@ -1,8 +1,6 @@
 """What the database itself guarantees: cascades, ownership, numbering under concurrency, time."""
 
 import asyncio
-import logging
-import uuid
 from datetime import UTC
 from pathlib import Path
 
@@ -218,24 +216,3 @@ async def test_a_read_session_sees_committed_data_and_refuses_to_write(
             )
     async with database.read(user_id) as session:
         assert len(await TaskStore(session, user_id).list()) == 1
-
-
-async def test_the_compiled_reads_are_logged_when_the_engine_echoes(
-    database_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    database = Database(database_url, echo=True)
-    try:
-        user_id = f"echo-{uuid.uuid4().hex}"
-        async with database.transaction(user_id) as session:
-            await UserStore(session, user_id).ensure()
-            await TaskStore(session, user_id).create(TaskCreate(title="logged"))
-        caplog.clear()
-        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
-            async with database.read(user_id) as session:
-                assert [task.title for task in await TaskStore(session, user_id).list()] == [
-                    "logged"
-                ]
-        logged = [record.getMessage() for record in caplog.records]
-        assert any("FROM tasks" in line and "[compiled read]" in line for line in logged)
-    finally:
-        await database.dispose()

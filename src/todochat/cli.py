@@ -76,13 +76,22 @@ def _settings() -> "Settings":
     return get_settings()
 
 
-def _report_revision(url: str) -> None:
+def _revision(url: str) -> str | None:
+    """The revision of the database at `url`; when it cannot be read, say so and exit."""
     import asyncio
 
     from todochat import migrate
     from todochat.db.urls import describe
 
-    revision, head = asyncio.run(migrate.current(url)), migrate.head()
+    with _failing(f"Cannot read the revision of {describe(url)}"):
+        return asyncio.run(migrate.current(url))
+
+
+def _report_revision(url: str) -> None:
+    from todochat import migrate
+    from todochat.db.urls import describe
+
+    revision, head = _revision(url), migrate.head()
     state = "up to date" if revision == head else f"head is {head}"
     say(f"Database {describe(url)} is at revision {revision or 'base'} ({state}).")
 
@@ -92,9 +101,10 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     """Create the database if needed (the SQLite file, or the PostgreSQL database if the role
     may) and migrate it up to REVISION."""
     from todochat import migrate
+    from todochat.db.urls import describe
 
     url = _settings().database_url
-    with _failing("Cannot upgrade"):
+    with _failing(f"Cannot upgrade {describe(url)}"):
         migrate.create_database(url)
     migrate.upgrade(url, revision)
     _report_revision(url)
@@ -140,14 +150,12 @@ def revision(
 
 def _prepare(url: str) -> None:
     """Migrate the embedded SQLite database; refuse an out-of-date PostgreSQL one."""
-    import asyncio
-
     from todochat import migrate
     from todochat.db.urls import describe, sqlite_path
 
     if sqlite_path(url) is not None:
         migrate.upgrade(url)
-    elif (revision := asyncio.run(migrate.current(url))) != migrate.head():
+    elif (revision := _revision(url)) != migrate.head():
         fail(
             f"The database {describe(url)} is at revision {revision or 'base'}, not"
             f" {migrate.head()}: run `todochat db upgrade` first."

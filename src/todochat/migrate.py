@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from todochat.db.urls import driver_url, sqlite_path
-from todochat.errors import CannotCreate, SchemaDrift
+from todochat.errors import CannotCreate, DatabaseUnavailable, SchemaDrift
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,7 +24,8 @@ STAMPED = "SELECT version_num FROM alembic_version"
 
 
 def create_database(url: str) -> None:
-    """Create the PostgreSQL database `url` names unless it exists (SQLite makes its file)."""
+    """Create the PostgreSQL database `url` names unless it exists (SQLite makes its file);
+    `DatabaseUnavailable` when the server cannot be reached."""
     if sqlite_path(url) is not None:
         return
     import psycopg
@@ -42,7 +43,7 @@ def create_database(url: str) -> None:
     try:
         with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as admin:
             if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                raise unreachable  # it exists: the trouble is something else
+                raise DatabaseUnavailable() from unreachable  # it exists: trouble is elsewhere
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.errors.InsufficientPrivilege:
         raise CannotCreate(
@@ -50,7 +51,7 @@ def create_database(url: str) -> None:
             f" create it first (createdb {name})"
         ) from None
     except psycopg.OperationalError:
-        raise unreachable from None
+        raise DatabaseUnavailable() from unreachable
 
 
 def alembic_config(url: str) -> "Config":
@@ -110,29 +111,40 @@ def _revision(script: Path) -> tuple[str, tuple[str, ...]]:
 
 
 async def current(url: str) -> str | None:
-    """The revision the database is at (None when it has never been migrated)."""
-    return await asyncio.to_thread(_stamped, url)
-
-
-def _stamped(url: str) -> str | None:
+    """The revision the database is at (None when it has never been migrated);
+    `DatabaseUnavailable` when it cannot be read."""
     path = sqlite_path(url)
-    if path is not None:
-        if not path.exists():
-            return None
+    if path is None:
+        return await asyncio.to_thread(_stamped_postgresql, url)
+    return await asyncio.to_thread(_stamped_sqlite, path)
+
+
+def _stamped_sqlite(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
         with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
             if not connection.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
             ).fetchone():
                 return None
             row = connection.execute(STAMPED).fetchone()
-        return None if row is None else str(row[0])
+    except sqlite3.DatabaseError as error:  # unopenable, not a database, locked past the wait
+        raise DatabaseUnavailable() from error
+    return None if row is None else str(row[0])
+
+
+def _stamped_postgresql(url: str) -> str | None:
     import psycopg
 
-    with psycopg.connect(driver_url(url), connect_timeout=10) as connection:
-        try:
-            found = connection.execute(STAMPED).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
+    try:
+        with psycopg.connect(driver_url(url), connect_timeout=10) as connection:
+            try:
+                found = connection.execute(STAMPED).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+    except psycopg.OperationalError as error:  # refused, timed out, shutting down, no such role
+        raise DatabaseUnavailable() from error
     return None if found is None else str(found[0])
 
 

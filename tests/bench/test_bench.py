@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -26,19 +27,40 @@ def todochat(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
+class Report(NamedTuple):
+    """What a benchmark that succeeded printed, and wrote to its JSON and Markdown files."""
+
+    backend: str
+    stdout: str
+    data: Any
+    markdown: str
+
+
+def report(database_url: str, cwd: Path, command: str, *args: str, prefix: str = "") -> Report:
+    """Run `todochat bench COMMAND ARGS`, which must succeed; its report, whose files are
+    named `prefix` and the backend of `database_url`."""
+    result = todochat(database_url, cwd, command, *args)
+    assert result.returncode == 0, result.stderr
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    written = cwd / "bench-results" / f"{prefix}{backend}"
+    return Report(
+        backend,
+        result.stdout,
+        json.loads(written.with_suffix(".json").read_text()),
+        written.with_suffix(".md").read_text(),
+    )
+
+
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
 def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     empty_database: str, tmp_path: Path
 ) -> None:
-    result = todochat(
+    ran = report(
         empty_database, tmp_path, "run", "--tiny", "--factors", "1,3", "--iterations", "20"
     )
-    assert result.returncode == 0, result.stderr
-    backend = "sqlite" if empty_database.startswith("sqlite") else "postgresql"
-    report = json.loads((tmp_path / "bench-results" / f"{backend}.json").read_text())
-    assert report["backend"] == backend
-    assert [run["factor"] for run in report["runs"]] == [1, 3]
-    first = report["runs"][0]
+    assert ran.data["backend"] == ran.backend
+    assert [run["factor"] for run in ran.data["runs"]] == [1, 3]
+    first = ran.data["runs"][0]
     assert set(first["results"]["todochat"]) == OPERATIONS
     floor = next(name for name in first["results"] if name.startswith("floor"))
     assert set(first["results"][floor]) == OPERATIONS
@@ -46,10 +68,25 @@ def test_the_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     assert set(first["results"]["Agents SDK SQLAlchemySession"]) == {"history", "turn"}
     assert set(first["results"]["LangChain SQLChatMessageHistory"]) == {"history", "turn"}
     assert first["results"]["todochat"]["history"]["samples"] == 20
-    assert report["runs"][1]["messages"] > first["messages"]
-    assert (tmp_path / "bench-results" / f"{backend}.png").stat().st_size > 10_000
-    assert "ours / floor" in result.stdout
-    assert "| history |" in (tmp_path / "bench-results" / f"{backend}.md").read_text()
+    assert ran.data["runs"][1]["messages"] > first["messages"]
+    assert (tmp_path / "bench-results" / f"{ran.backend}.png").stat().st_size > 10_000
+    assert "ours / floor" in ran.stdout
+    assert "| history |" in ran.markdown
+
+
+@pytest.mark.parametrize(
+    ("command", "option"), [("run", "--factors"), ("chat", "--people"), ("http", "--workers")]
+)
+@pytest.mark.parametrize("given", ["1,x", "2,,3", "1,0"])
+def test_a_list_of_counts_that_is_not_one_is_refused_like_any_bad_option(
+    command: str, option: str, given: str, tmp_path: Path
+) -> None:
+    untouched = tmp_path / "untouched.db"
+    refused = todochat(f"sqlite:///{untouched}", tmp_path, command, option, given)
+    assert refused.returncode == 2  # as Typer answers a bad value of its own types
+    assert f"Invalid value for '{option}': {given!r} is not whole numbers" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not untouched.exists()
 
 
 @pytest.mark.parametrize("empty_database", ["sqlite", OWNER], indirect=True)
@@ -64,26 +101,22 @@ def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_pa
 def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     empty_database: str, tmp_path: Path
 ) -> None:
-    result = todochat(empty_database, tmp_path, "chat", "--tiny")
-    assert result.returncode == 0, result.stderr
-    backend = "sqlite" if empty_database.startswith("sqlite") else "postgresql"
-    report = json.loads((tmp_path / "bench-results" / f"chat-{backend}.json").read_text())
-    assert [load["people"] for load in report["loads"]] == [2, 3]
-    assert [len(load["turns"]) for load in report["loads"]] == [6, 9]
-    assert [load["failures"] for load in report["loads"]] == [0, 0]
-    assert all(load["reads"] for load in report["loads"])
-    assert "turns/s" in (tmp_path / "bench-results" / f"chat-{backend}.md").read_text()
+    loads = report(empty_database, tmp_path, "chat", "--tiny", prefix="chat-")
+    assert [load["people"] for load in loads.data["loads"]] == [2, 3]
+    assert [len(load["turns"]) for load in loads.data["loads"]] == [6, 9]
+    assert [load["failures"] for load in loads.data["loads"]] == [0, 0]
+    assert all(load["reads"] for load in loads.data["loads"])
+    assert "turns/s" in loads.markdown
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
 def test_the_http_benchmark_runs_at_a_tiny_size_without_errors(
     empty_database: str, tmp_path: Path
 ) -> None:
-    result = todochat(empty_database, tmp_path, "http", "--tiny")
-    assert result.returncode == 0, result.stderr
-    backend = "sqlite" if empty_database.startswith("sqlite") else "postgresql"
-    report = json.loads((tmp_path / "bench-results" / f"http-{backend}.json").read_text())
-    runs = {(run["server"], run["workers"], run["endpoint"]): run["load"] for run in report["runs"]}
+    served = report(empty_database, tmp_path, "http", "--tiny", prefix="http-")
+    runs = {
+        (run["server"], run["workers"], run["endpoint"]): run["load"] for run in served.data["runs"]
+    }
     assert set(runs) == {
         (server, workers, endpoint)
         for server in ("todochat", "web floor")
@@ -94,7 +127,7 @@ def test_the_http_benchmark_runs_at_a_tiny_size_without_errors(
         assert load["requests"] > 0
         assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
         assert (load["errors"], load["timeouts"]) == (0, 0)
-    assert "| create_task | 2 |" in (tmp_path / "bench-results" / f"http-{backend}.md").read_text()
+    assert "| create_task | 2 |" in served.markdown
 
 
 @pytest.mark.parametrize("empty_database", [OWNER], indirect=True)
@@ -102,17 +135,15 @@ def test_the_row_security_benchmark_runs_at_a_tiny_size_as_the_databases_owner(
     empty_database: str, tmp_path: Path
 ) -> None:
     arguments = ("--tiny", "--iterations", "20", "--batch", "10")
-    result = todochat(empty_database, tmp_path, "rls", *arguments)
-    assert result.returncode == 0, result.stderr
-    results = tmp_path / "bench-results"
-    costs = json.loads((results / "rls-postgresql.json").read_text())
+    measured = report(empty_database, tmp_path, "rls", *arguments, prefix="rls-")
+    costs = measured.data
     assert {(cost["contender"], cost["operation"]) for cost in costs} == {
         *(("todochat", operation) for operation in OPERATIONS),
         *(("HTTP API (in process)", operation) for operation in OPERATIONS - {"turn"}),
     }
     for cost in costs:  # two batches of ten in each state
         assert cost["with_policies"]["samples"] == cost["without"]["samples"] == 20
-    assert "| todochat | history |" in (results / "rls-postgresql.md").read_text()
+    assert "| todochat | history |" in measured.markdown
     assert secured(empty_database) == dict.fromkeys(OWNED, True)  # left switched on
 
 

@@ -8,17 +8,21 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
-from tests.conftest import ApiUser, say, settings, until
+from tests.conftest import BACKENDS, POSTGRES_ADMIN, ApiUser, say, settings, until
+from tests.db.test_faults import kill_connections, write_lock_held
+from todochat import migrate
 from todochat.app import create_app
 from todochat.bench.model_server import Behaviour, ModelServer
-from todochat.db import Database
+from todochat.db import Database, sqlite_path
 
 
 @pytest.fixture
@@ -309,6 +313,46 @@ async def test_a_failed_turn_replays_as_the_same_502(
     assert first.status_code == replay.status_code == 502
     assert replay.json() == first.json()
     assert len(model.requests) == 1
+
+
+@contextmanager
+def database_unavailable(url: str) -> Iterator[None]:
+    """The database refuses the application's writes while the block lasts: on SQLite another
+    process holds the write lock, on PostgreSQL the database takes no connections."""
+    if sqlite_path(url) is not None:
+        with write_lock_held(url):
+            yield
+        return
+    name = make_url(url).database
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            kill_connections(url)
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+async def test_a_turn_refused_for_an_unavailable_database_runs_when_retried_with_its_key(
+    empty_database: str, model: ModelServer, alice: ApiUser
+) -> None:
+    migrate.upgrade(empty_database)
+    headers = {**alice.headers, "Idempotency-Key": "k"}
+    body = {"message": "add buy milk"}
+    async with serving(empty_database, model, sqlite_busy_timeout=0.2) as (_, client):
+        assert await tasks(client, alice) == []  # alice is known: the turn writes first
+        with database_unavailable(empty_database):
+            refused = await client.post(alice.url("/chat"), json=body, headers=headers)
+        retried = await client.post(alice.url("/chat"), json=body, headers=headers)
+        replayed = await client.post(alice.url("/chat"), json=body, headers=headers)
+        assert await tasks(client, alice) == [(1, "buy milk", False)]
+        messages = await stored(client, alice, retried.json()["conversation_id"])
+    assert (refused.status_code, refused.json()["error"]) == (503, "database_unavailable")
+    assert retried.status_code == 200, retried.text
+    assert replayed.json() == retried.json()
+    assert len(model.requests) == 2  # the tool call and the answer, once: the retry's
+    assert [message["role"] for message in messages] == ["user", "tool", "assistant"]
 
 
 def sse(text: str) -> list[tuple[str, Any]]:

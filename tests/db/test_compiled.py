@@ -40,7 +40,7 @@ async def test_a_compiled_insert_must_give_the_columns_that_have_defaults(
         partial.compiled(database.engine.dialect)
 
 
-async def test_compiled_writes_are_logged_when_the_engine_echoes(
+async def test_compiled_writes_and_reads_are_logged_when_the_engine_echoes(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = Database(database_url, echo=True)
@@ -52,8 +52,12 @@ async def test_compiled_writes_are_logged_when_the_engine_echoes(
         with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
             async with database.transaction(user_id) as session:
                 await TaskStore(session, user_id).create(TaskCreate(title="logged"))
+            async with database.read(user_id) as session:
+                listed = await TaskStore(session, user_id).list()
+        assert [task.title for task in listed] == ["logged"]
         logged = [record.getMessage() for record in caplog.records]
         assert any("INSERT INTO tasks" in line and "'logged'" in line for line in logged)
+        assert any("FROM tasks" in line and "[compiled read]" in line for line in logged)
     finally:
         await database.dispose()
 

@@ -9,7 +9,7 @@ import secrets
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,6 +158,16 @@ class JwksServer(ThreadingHTTPServer):
         """Serve exactly these keys from now on."""
         self.document = {"keys": [key.jwk for key in keys]}
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the fetches that come during the block until it ends."""
+        self.open.clear()
+        self.fetched.clear()
+        try:
+            yield
+        finally:
+            self.open.set()
+
     def count_fetch(self) -> None:
         """Note that a client fetched the key set."""
         with self._counting:
@@ -201,6 +211,24 @@ def jwks() -> Iterator[JwksServer]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+Published = tuple[SigningKey, ApiUser]
+Rotation = tuple[SigningKey, SigningKey]
+
+
+@pytest.fixture
+def published(jwks: JwksServer, alice: ApiUser) -> Published:
+    """An EdDSA key the JWKS publishes alone, and `alice` signing requests with it."""
+    return signing_with_published_key(jwks, alice, "EdDSA")
+
+
+@pytest.fixture
+def rotation(jwks: JwksServer) -> Rotation:
+    """An old EdDSA key the JWKS publishes, and a new one it does not publish yet."""
+    old, new = new_key("EdDSA"), new_key("EdDSA")
+    jwks.publish(old)
+    return old, new
 
 
 # --- applications -------------------------------------------------------------------------
@@ -659,9 +687,9 @@ async def test_an_hs256_token_keyed_with_the_published_rsa_public_key_is_refused
 
 
 async def test_an_hs256_token_signed_with_the_default_secret_is_refused_when_only_jwks_is_set(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    _, good = signing_with_published_key(jwks, alice, "EdDSA")
+    _, good = published
     await assert_refused_write(jwks_client, good, alice.headers, "HS256")
 
 
@@ -677,18 +705,18 @@ async def test_a_token_whose_alg_disagrees_with_its_published_key_is_refused(
 
 
 async def test_a_token_signed_by_an_unpublished_key_under_a_published_kid_is_refused(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    key, good = published
     impostor = new_key("EdDSA", kid=key.kid)
     forged = impostor.sign(claims(alice.id))
     await assert_refused_write(jwks_client, good, authorization(forged), "signature")
 
 
 async def test_a_token_with_a_kid_the_jwks_never_had_is_refused(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    _, good = signing_with_published_key(jwks, alice, "EdDSA")
+    _, good = published
     stranger = new_key("EdDSA")
     await assert_refused_write(
         jwks_client, good, authorization(stranger.sign(claims(alice.id))), stranger.kid
@@ -696,18 +724,17 @@ async def test_a_token_with_a_kid_the_jwks_never_had_is_refused(
 
 
 async def test_a_token_without_a_kid_is_refused(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    key, good = published
     anonymous = jwt.encode(claims(alice.id), key.private, algorithm="EdDSA")
     await assert_refused_write(jwks_client, good, authorization(anonymous))
 
 
 async def test_a_token_signed_with_a_rotated_in_key_is_accepted(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, rotation: Rotation
 ) -> None:
-    old, new = new_key("EdDSA", kid="key-a"), new_key("EdDSA", kid="key-b")
-    jwks.publish(old)
+    old, new = rotation
     response = await post_task(jwks_client, alice.id, authorization(old.sign(claims(alice.id))))
     assert response.status_code == 201, response.text
 
@@ -718,10 +745,9 @@ async def test_a_token_signed_with_a_rotated_in_key_is_accepted(
 
 
 async def test_a_token_signed_with_a_withdrawn_key_is_refused_after_rotation(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, rotation: Rotation
 ) -> None:
-    old, new = new_key("EdDSA", kid="key-a"), new_key("EdDSA", kid="key-b")
-    jwks.publish(old)
+    old, new = rotation
     old_token, new_token = old.sign(claims(alice.id)), new.sign(claims(alice.id))
     assert (await post_task(jwks_client, alice.id, authorization(old_token))).status_code == 201
 
@@ -741,9 +767,9 @@ def with_unknown_kid(key: SigningKey, user: ApiUser) -> dict[str, str]:
 
 
 async def test_junk_key_ids_from_many_clients_cost_one_fetch_per_cooldown(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    key, good = published
     assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
     assert jwks.fetches == 1
 
@@ -761,19 +787,15 @@ async def test_junk_key_ids_from_many_clients_cost_one_fetch_per_cooldown(
 
 
 async def test_a_known_key_never_waits_for_a_refetch(
-    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser
+    jwks: JwksServer, jwks_client: httpx.AsyncClient, alice: ApiUser, published: Published
 ) -> None:
-    key, good = signing_with_published_key(jwks, alice, "EdDSA")
+    key, good = published
     assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
-    jwks.open.clear()
-    jwks.fetched.clear()
-    junk = asyncio.create_task(post_task(jwks_client, alice.id, with_unknown_kid(key, alice)))
-    try:
+    with jwks.holding():
+        junk = asyncio.create_task(post_task(jwks_client, alice.id, with_unknown_kid(key, alice)))
         assert await asyncio.to_thread(jwks.fetched.wait, 5)  # the refetch is held open
         assert (await post_task(jwks_client, alice.id, good.headers)).status_code == 201
         assert not junk.done()
-    finally:
-        jwks.open.set()
     assert_unauthenticated(await junk)
     listed = await jwks_client.get(alice.url("/tasks"), headers=good.headers)
     assert [task["id"] for task in listed.json()] == [1, 2]
@@ -789,11 +811,21 @@ class Clock:
         return self.now
 
 
+@pytest.fixture
+def clock() -> Clock:
+    """A clock standing still until the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def authenticator(jwks: JwksServer, clock: Clock) -> Authenticator:
+    """An authenticator that trusts `jwks` alone, on `clock`."""
+    return Authenticator(jwks_url=jwks.url, clock=clock)
+
+
 async def test_a_rotated_in_key_is_fetched_again_once_the_cooldown_has_passed(
-    jwks: JwksServer, alice: ApiUser
+    jwks: JwksServer, clock: Clock, authenticator: Authenticator, alice: ApiUser
 ) -> None:
-    clock = Clock()
-    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
     first, second, third = (new_key("EdDSA") for _ in range(3))
     jwks.publish(first)
     assert (await authenticator.verify(first.sign(claims(alice.id)))).user_id == alice.id
@@ -812,24 +844,17 @@ async def test_a_rotated_in_key_is_fetched_again_once_the_cooldown_has_passed(
 
 
 async def test_a_stale_key_set_is_refreshed_in_the_background(
-    jwks: JwksServer, alice: ApiUser
+    jwks: JwksServer, clock: Clock, authenticator: Authenticator, rotation: Rotation, alice: ApiUser
 ) -> None:
-    clock = Clock()
-    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
-    old, new = new_key("EdDSA"), new_key("EdDSA")
-    jwks.publish(old)
+    old, new = rotation
     await authenticator.verify(old.sign(claims(alice.id)))
 
     jwks.publish(new)  # the old key is withdrawn
     clock.now += JWKS_CACHE_SECONDS
-    jwks.open.clear()
-    jwks.fetched.clear()
-    try:
+    with jwks.holding():
         # The stale set still answers at once, and a refresh starts behind it.
         assert (await authenticator.verify(old.sign(claims(alice.id)))).user_id == alice.id
         assert await asyncio.to_thread(jwks.fetched.wait, 5)
-    finally:
-        jwks.open.set()
     # A token for the new key waits for that refresh rather than starting another.
     assert (await authenticator.verify(new.sign(claims(alice.id)))).user_id == alice.id
     assert jwks.fetches == 2
@@ -879,8 +904,9 @@ async def test_a_remembered_token_is_still_refused_once_it_expires(alice: ApiUse
         await authenticator.verify(token)
 
 
-async def test_a_token_is_verified_in_full_again_after_a_minute(alice: ApiUser) -> None:
-    clock = Clock()
+async def test_a_token_is_verified_in_full_again_after_a_minute(
+    clock: Clock, alice: ApiUser
+) -> None:
     authenticator = Authenticator(secret=SECRET, clock=clock)
     token = hs256(claims(alice.id))
     assert (await authenticator.verify(token)).user_id == alice.id
@@ -894,12 +920,9 @@ async def test_a_token_is_verified_in_full_again_after_a_minute(alice: ApiUser) 
 
 
 async def test_a_remembered_token_whose_key_was_withdrawn_is_refused_once_the_keys_are_fetched(
-    jwks: JwksServer, alice: ApiUser
+    jwks: JwksServer, authenticator: Authenticator, rotation: Rotation, alice: ApiUser
 ) -> None:
-    clock = Clock()
-    authenticator = Authenticator(jwks_url=jwks.url, clock=clock)
-    old, new = new_key("EdDSA"), new_key("EdDSA")
-    jwks.publish(old)
+    old, new = rotation
     token = old.sign(claims(alice.id))
     assert (await authenticator.verify(token)).user_id == alice.id
 

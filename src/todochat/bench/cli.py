@@ -3,7 +3,7 @@
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,35 @@ console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 Tiny = Annotated[bool, typer.Option(help="A tiny run, to check the benchmark works.")]
 Out = Annotated[Path, typer.Option(help="Folder for the results.")]
+
+
+class Counts(tuple[int, ...]):
+    """Whole numbers of at least 1, given on the command line as 1,10,100."""
+
+
+def _counts(given: str | Counts) -> Counts:
+    """The counts `given` lists; a default arrives already parsed."""
+    if isinstance(given, Counts):
+        return given
+    try:
+        counts = Counts(int(part) for part in given.split(","))
+    except ValueError:
+        counts = Counts()
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter(
+            f"{given!r} is not whole numbers of at least 1 separated by commas, such as 1,10,100"
+        )
+    return counts
+
+
+def counts_option(description: str) -> Any:
+    """An option that takes a comma-separated list of counts."""
+    return typer.Option(help=description, parser=_counts, metavar="N,N,...")
+
+
+FACTORS = Counts((1, 10, 100))
+CROWDS = Counts((1, 10, 100))
+WORKERS = Counts((1, 2))
 
 
 @bench.command()
@@ -45,7 +74,7 @@ def seed(
 
 @bench.command()
 def run(
-    factors: Annotated[str, typer.Option(help="Dataset sizes, as multiples of 1x.")] = "1,10,100",
+    factors: Annotated[Counts, counts_option("Dataset sizes, as multiples of 1x.")] = FACTORS,
     iterations: Annotated[int, typer.Option(help="Timed calls per operation.", min=20)] = 200,
     out: Out = Path("bench-results"),
     tiny: Tiny = False,
@@ -56,11 +85,10 @@ def run(
 
     url = get_settings().database_url
     backend = "sqlite" if sqlite_path(url) else "postgresql"
-    sizes = [int(factor) for factor in factors.split(",")]
     with Progress(console=errors, transient=True) as progress:
         try:
             measurements = asyncio.run(
-                runner.run(url, TINY if tiny else FULL, sizes, iterations, progress)
+                runner.run(url, TINY if tiny else FULL, list(factors), iterations, progress)
             )
         except NotEmpty as error:
             errors.print(f"Cannot run: {error}")
@@ -75,9 +103,7 @@ def run(
 
 @bench.command("chat")
 def chat_turns(
-    people: Annotated[
-        str, typer.Option(help="How many people talk at once, per run.")
-    ] = "1,10,100",
+    people: Annotated[Counts, counts_option("How many people talk at once, per run.")] = CROWDS,
     think: Annotated[float, typer.Option(help="Seconds the model takes per call.", min=0)] = 1.0,
     rounds: Annotated[int, typer.Option(help="Times each crowd sends its messages.", min=2)] = 3,
     out: Out = Path("bench-results"),
@@ -88,7 +114,7 @@ def chat_turns(
 
     url = get_settings().database_url
     backend = "sqlite" if sqlite_path(url) else "postgresql"
-    crowds = [2, 3] if tiny else [int(n) for n in people.split(",")]
+    crowds = [2, 3] if tiny else list(people)
     think = 0.05 if tiny else think
     loads = asyncio.run(chat.run(url, crowds, think, rounds))
     console.print(chat.table(loads, backend, think))
@@ -102,7 +128,7 @@ def chat_turns(
 def http_load(
     connections: Annotated[int, typer.Option(help="Connections open at once.", min=1)] = 64,
     seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint.", min=1)] = 30,
-    workers: Annotated[str, typer.Option(help="uvicorn worker counts, one run each.")] = "1,2",
+    workers: Annotated[Counts, counts_option("uvicorn worker counts, one run each.")] = WORKERS,
     out: Out = Path("bench-results"),
     tiny: Tiny = False,
 ) -> None:
@@ -117,7 +143,7 @@ def http_load(
         else load.Settings(
             connections=connections,
             seconds=seconds,
-            workers=tuple(int(n) for n in workers.split(",")),
+            workers=workers,
         )
     )
     with Progress(console=errors, transient=True) as progress:

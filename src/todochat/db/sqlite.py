@@ -12,26 +12,39 @@ calls sqlite3 directly instead. Only two things could make it wait:
 """
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from sqlalchemy import URL, pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.util import await_
 
 log = logging.getLogger("todochat.db")
+Arguments = ParamSpec("Arguments")
 DRIVER = "inloop"
 FIRST_PAUSE = 0.0005
 LONGEST_PAUSE = 0.01
 # When the WAL has grown this much, a checkpoint is due (SQLite's default: 1,000 pages).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+
+def _awaiting(run: Callable[Arguments, None]) -> Callable[Arguments, None]:
+    """`run`, then the await an async engine asks of every statement (see `_awaited`)."""
+
+    @functools.wraps(run)
+    def awaiting(*args: Arguments.args, **kwargs: Arguments.kwargs) -> None:
+        run(*args, **kwargs)
+        _awaited()
+
+    return awaiting
 
 
 class InLoopDialect(SQLiteDialect_pysqlite):
@@ -94,34 +107,11 @@ class InLoopDialect(SQLiteDialect_pysqlite):
             await_(asyncio.sleep(pause))
             pause = min(2 * pause, LONGEST_PAUSE)
 
-    def do_execute(
-        self,
-        cursor: DBAPICursor,
-        statement: str,
-        parameters: Any,
-        context: ExecutionContext | None = None,
-    ) -> None:
-        """Run the statement (see `_awaited`)."""
-        cursor.execute(statement, parameters)
-        _awaited()
-
-    def do_execute_no_params(
-        self, cursor: DBAPICursor, statement: str, context: ExecutionContext | None = None
-    ) -> None:
-        """Run the statement (see `_awaited`)."""
-        cursor.execute(statement)
-        _awaited()
-
-    def do_executemany(
-        self,
-        cursor: DBAPICursor,
-        statement: str,
-        parameters: Any,
-        context: ExecutionContext | None = None,
-    ) -> None:
-        """Run the statement once per parameter set (see `_awaited`)."""
-        cursor.executemany(statement, parameters)
-        _awaited()
+    # The inherited calls (cursor.execute, executemany), each followed by the await an async
+    # engine asks for.
+    do_execute = _awaiting(SQLiteDialect_pysqlite.do_execute)
+    do_execute_no_params = _awaiting(SQLiteDialect_pysqlite.do_execute_no_params)
+    do_executemany = _awaiting(SQLiteDialect_pysqlite.do_executemany)
 
     def do_commit(self, dbapi_connection: DBAPIConnection) -> None:
         """Commit, then start a checkpoint if one is due."""
