@@ -26,6 +26,7 @@ from rich.table import Table
 
 from todochat import migrate
 from todochat.bench.serving import Served, clean_env
+from todochat.db.urls import anywhere
 from todochat.users.tokens import issue_token
 
 MODEL_CALLS_PER_TURN = 2  # the tool call, then the answer
@@ -127,7 +128,7 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
     users = _Users(secret)
     with _model_server(think) as model_url, tempfile.TemporaryDirectory() as folder:
         env = clean_env(
-            DATABASE_URL=url,
+            DATABASE_URL=anywhere(url),  # the server runs in a folder of its own
             BETTER_AUTH_SECRET=secret,
             OPENAI_MODEL="bench-model",
             OPENAI_BASE_URL=model_url,

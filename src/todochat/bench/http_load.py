@@ -31,6 +31,7 @@ from todochat.bench.serving import Served, clean_env
 from todochat.bench.web_floor import PLAN, Plan
 from todochat.db import create_engine, driver_url, sqlite_path
 from todochat.db.engine import POOL_SIZE
+from todochat.db.urls import anywhere
 from todochat.users.tokens import issue_token
 
 TODOCHAT = "todochat"
@@ -225,7 +226,7 @@ def run(
         plan = folder / "floor.json"
         floor_plan(url).write(plan)
         env = clean_env(
-            DATABASE_URL=url,
+            DATABASE_URL=anywhere(url),  # the server runs in a folder of its own
             BETTER_AUTH_SECRET=secret,
             RATE_LIMIT_WRITES="0",  # one budget per user; the floor has none
             **{PLAN: str(plan)},

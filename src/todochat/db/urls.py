@@ -45,6 +45,15 @@ def sqlite_path(url: str) -> Path | None:
     return Path(_sqlite_database(url) or "").resolve()
 
 
+def anywhere(url: str) -> str:
+    """`url` as it reads from any working directory: an SQLite file's path made absolute."""
+    path = sqlite_path(url)
+    if path is None:
+        return url
+    query = url.partition("?")[2]
+    return f"sqlite:///{path}" + (f"?{query}" if query else "")
+
+
 def driver_url(url: str) -> str:
     """`url` as the bare driver (libpq or sqlite3) takes it, for bulk tools and benchmarks."""
     path = sqlite_path(url)
