@@ -355,6 +355,31 @@ async def test_a_turn_refused_for_an_unavailable_database_runs_when_retried_with
     assert [message["role"] for message in messages] == ["user", "tool", "assistant"]
 
 
+@pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
+async def test_an_answer_the_database_could_not_take_is_stored_once_it_is_back(
+    empty_database: str, model: ModelServer, alice: ApiUser
+) -> None:
+    migrate.upgrade(empty_database)
+    headers = {**alice.headers, "Idempotency-Key": "k"}
+    body = {"message": "add buy milk"}
+    gate = held(model, from_call=2)  # the tool call runs, then the model thinks
+    async with serving(empty_database, model, sqlite_busy_timeout=0.2) as (_, client):
+        assert await tasks(client, alice) == []  # alice is known: the turn writes first
+        turn = asyncio.create_task(client.post(alice.url("/chat"), json=body, headers=headers))
+        await until(lambda: len(model.requests) == 2)
+        with database_unavailable(empty_database):
+            gate.set()  # the answer comes while the database cannot store it
+            await asyncio.sleep(1)
+        answered = await turn
+        replayed = await client.post(alice.url("/chat"), json=body, headers=headers)
+        assert await tasks(client, alice) == [(1, "buy milk", False)]
+        messages = await stored(client, alice, answered.json()["conversation_id"])
+    assert answered.status_code == 200, answered.text
+    assert replayed.json() == answered.json()
+    assert len(model.requests) == 2  # the turn ran once
+    assert [message["role"] for message in messages] == ["user", "tool", "assistant"]
+
+
 def sse(text: str) -> list[tuple[str, Any]]:
     """The events of a Server-Sent Events body, with their JSON data."""
     events = []

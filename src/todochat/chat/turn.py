@@ -13,7 +13,7 @@ from todochat.chat.tools import TaskTools, ToolCall
 from todochat.conversations.models import ConversationCreate, MessageCreate, MessageView, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.errors import AssistantUnavailable, Invalid, TurnFailed
+from todochat.errors import AssistantUnavailable, DatabaseUnavailable, Invalid, TurnFailed
 from todochat.orm import utcnow
 from todochat.ratelimit import RateLimits
 from todochat.users.auth import Identity
@@ -26,6 +26,9 @@ HISTORY_WINDOW = 40
 # After its deadline a turn still has this long (or the deadline again, if shorter) to store
 # what it answered; then its claim on the conversation expires, whatever became of the process.
 FINISH_GRACE = timedelta(seconds=10)
+# While the database cannot store the answer, storing it is tried again after this pause,
+# doubled each time up to the longest, until the turn's claim runs out.
+FINISH_RETRY_SECONDS = (0.25, 5.0)
 TITLE_CHARS = 80
 NOTICE = "Sorry, I couldn't answer just now. Please try again."
 
@@ -286,6 +289,25 @@ class Chat:
             raise
 
     async def _finish(
+        self, asked: _Asked, opened: _Opened, said: MessageCreate, answer: Answer
+    ) -> None:
+        """Store what the turn said, which ends it; while the database is unavailable, try
+        again until the turn's claim runs out. Meanwhile a client that retries is told the
+        turn is under way (409), then gets this answer: not a second run of the turn, which
+        would store the person's message again and repeat the tools' changes."""
+        pause, longest = FINISH_RETRY_SECONDS
+        while True:
+            try:
+                await self._store(asked, opened, said, answer)
+                return
+            except DatabaseUnavailable:
+                if utcnow() + timedelta(seconds=pause) >= opened.until:
+                    raise
+            log.warning("the database is unavailable; storing a chat answer again in %g s", pause)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, longest)
+
+    async def _store(
         self, asked: _Asked, opened: _Opened, said: MessageCreate, answer: Answer
     ) -> None:
         user_id, number = asked.user_id, opened.conversation_id
