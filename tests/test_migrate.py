@@ -177,3 +177,26 @@ def test_the_keys_migration_goes_down_and_up_keeping_every_message(empty_databas
     migrate.upgrade(empty_database)
     assert asyncio.run(rows(empty_database, "SELECT key FROM conversations")) == [(None,)]
     migrate.check(empty_database)
+
+
+def policies(url: str) -> set[str]:
+    """Each policy's condition on `tasks`."""
+    found = asyncio.run(rows(url, "SELECT qual FROM pg_policies WHERE tablename = 'tasks'"))
+    return {str(qual) for (qual,) in found}
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_the_policies_read_their_settings_in_place_and_go_back_to_subqueries(
+    empty_database: str,
+) -> None:
+    migrate.upgrade(empty_database)
+    assert policies(empty_database) == {
+        "((user_id)::text = current_setting('todochat.user_id'::text, true))",
+        "(NULLIF(current_setting('todochat.all_users'::text, true), ''::text))::boolean",
+    }
+    migrate.downgrade(empty_database, "2026_11_25_row_security")
+    assert policies(empty_database) == {
+        "((user_id)::text = ( SELECT current_setting('todochat.user_id'::text, true)"
+        " AS current_setting))",
+        "( SELECT (current_setting('todochat.all_users'::text, true) = 'on'::text))",
+    }

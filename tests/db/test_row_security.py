@@ -131,6 +131,17 @@ async def test_export_and_import_move_an_account_under_row_security(database: Da
         assert (await session.scalars(text("SELECT title FROM tasks"))).all() == ["alice's task"]
 
 
+def plan(sql: str) -> str:
+    """The EXPLAIN of `sql` as text."""
+    return f"EXPLAIN (COSTS OFF) {sql}"
+
+
+async def test_a_read_plans_no_subquery_for_the_policies(database: Database) -> None:
+    async with database.read("alice") as session:
+        steps = (await session.scalars(text(plan("SELECT title FROM tasks")))).all()
+    assert not [step for step in steps if "Plan" in step]  # no InitPlan, no SubPlan
+
+
 def test_the_policies_come_and_go_with_their_migration(empty_database: str) -> None:
     migrate.upgrade(empty_database, "2026_11_24_keys")
     assert secured(empty_database) == {}
