@@ -16,7 +16,7 @@ from tests.conftest import BACKENDS, POSTGRES_ADMIN, PostgresServer
 from todochat import migrate
 from todochat.db import create_engine
 from todochat.errors import SchemaDrift
-from todochat.search.models import SEARCH_TABLES
+from todochat.search.models import POSTGRESQL_SEARCH_TABLES, SQLITE_SEARCH_TABLES
 
 TODOCHAT = [sys.executable, "-m", "todochat"]
 
@@ -49,8 +49,9 @@ SCHEMA = {"alembic_version", "users", "tasks", "conversations", "messages", "ide
 
 
 def schema(url: str) -> set[str]:
-    """The tables a migrated database holds: SQLite's full-text index is tables of its own."""
-    return SCHEMA | (set(SEARCH_TABLES) if url.startswith("sqlite") else set())
+    """The tables a migrated database holds: full-text search has tables of its own."""
+    sqlite = url.startswith("sqlite")
+    return SCHEMA | (SQLITE_SEARCH_TABLES if sqlite else POSTGRESQL_SEARCH_TABLES)
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
@@ -123,7 +124,7 @@ def test_db_upgrade_creates_a_postgresql_database_that_does_not_exist(tmp_path: 
     try:
         result = todochat("db", "upgrade", cwd=tmp_path, database_url=url)
         assert result.returncode == 0, result.stderr
-        assert asyncio.run(tables(url)) == SCHEMA
+        assert asyncio.run(tables(url)) == schema(url)
     finally:
         server.drop(url)
 
@@ -177,3 +178,65 @@ def test_the_keys_migration_goes_down_and_up_keeping_every_message(empty_databas
     migrate.upgrade(empty_database)
     assert asyncio.run(rows(empty_database, "SELECT key FROM conversations")) == [(None,)]
     migrate.check(empty_database)
+
+
+def policies(url: str) -> set[str]:
+    """Each policy's condition on `tasks`."""
+    found = asyncio.run(rows(url, "SELECT qual FROM pg_policies WHERE tablename = 'tasks'"))
+    return {str(qual) for (qual,) in found}
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_the_policies_read_their_settings_in_place_and_go_back_to_subqueries(
+    empty_database: str,
+) -> None:
+    migrate.upgrade(empty_database)
+    assert policies(empty_database) == {
+        "((user_id)::text = current_setting('todochat.user_id'::text, true))",
+        "(NULLIF(current_setting('todochat.all_users'::text, true), ''::text))::boolean",
+    }
+    migrate.downgrade(empty_database, "2026_11_25_row_security")
+    assert policies(empty_database) == {
+        "((user_id)::text = ( SELECT current_setting('todochat.user_id'::text, true)"
+        " AS current_setting))",
+        "( SELECT (current_setting('todochat.all_users'::text, true) = 'on'::text))",
+    }
+
+
+LEXEMES_BEFORE = "2026_11_26_plain_policies"
+# A user and assistant message, a tool record, a deleted message, a task: before the lexemes.
+WRITTEN = [
+    "INSERT INTO users (id) VALUES ('u')",
+    "INSERT INTO conversations (user_id, id) VALUES ('u', 1)",
+    "INSERT INTO messages (user_id, conversation_id, seq, role, content, deleted_at) VALUES"
+    " ('u', 1, 1, 'user', 'the pipe is leaking', NULL),"
+    " ('u', 1, 2, 'tool', 'leak', NULL),"
+    " ('u', 1, 3, 'assistant', 'a plumber fixes leaks', NULL),"
+    " ('u', 1, 4, 'user', 'another leak', now())",
+    "INSERT INTO tasks (user_id, id, title, description) VALUES ('u', 1, 'Fix the leak', NULL)",
+]
+MATCHES = {
+    "message_search": "SELECT seq FROM message_search"
+    " WHERE search_vector @@ to_tsquery('english', 'leak') ORDER BY seq",
+    "task_search": "SELECT task_id FROM task_search"
+    " WHERE search_vector @@ to_tsquery('english', 'leak')",
+}
+# The same, from the generated columns before (tasks negated).
+OLD_MATCHES = (
+    "SELECT seq FROM messages WHERE search_vector @@ to_tsquery('english', 'leak')"
+    " UNION ALL SELECT -id FROM tasks WHERE search_vector @@ to_tsquery('english', 'leak')"
+)
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_the_lexemes_move_to_tables_of_their_own_and_back(empty_database: str) -> None:
+    migrate.upgrade(empty_database, LEXEMES_BEFORE)
+    for sql in WRITTEN:
+        asyncio.run(execute(empty_database, sql))
+    for _ in range(2):  # indexed on upgrade, and again after a downgrade
+        migrate.upgrade(empty_database)
+        found = {table: asyncio.run(rows(empty_database, sql)) for table, sql in MATCHES.items()}
+        assert found == {"message_search": [(1,), (3,)], "task_search": [(1,)]}
+        migrate.check(empty_database)
+        migrate.downgrade(empty_database, LEXEMES_BEFORE)
+        assert sorted(asyncio.run(rows(empty_database, OLD_MATCHES))) == [(-1,), (1,), (3,), (4,)]

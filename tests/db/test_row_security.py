@@ -20,6 +20,7 @@ from todochat.conversations.models import ConversationCreate, MessageCreate, Rol
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import CompiledRead, Database, driver_url
 from todochat.orm import utcnow
+from todochat.search.store import POSTGRESQL, parameters
 from todochat.tasks.models import Task, TaskCreate
 from todochat.tasks.store import TaskStore
 from todochat.transfer.load import import_lines
@@ -129,6 +130,54 @@ async def test_export_and_import_move_an_account_under_row_security(database: Da
     assert (imported.tasks, imported.conversations, imported.messages) == (1, 1, 1)
     async with database.read("carol") as session:
         assert (await session.scalars(text("SELECT title FROM tasks"))).all() == ["alice's task"]
+
+
+def plan(sql: str) -> str:
+    """The EXPLAIN of `sql` as text."""
+    return f"EXPLAIN (COSTS OFF) {sql}"
+
+
+async def test_a_read_plans_no_subquery_for_the_policies(database: Database) -> None:
+    async with database.read("alice") as session:
+        steps = (await session.scalars(text(plan("SELECT title FROM tasks")))).all()
+    assert not [step for step in steps if "Plan" in step]  # no InitPlan, no SubPlan
+
+
+async def test_a_search_finds_its_words_by_the_lexemes_index(database: Database) -> None:
+    said = [MessageCreate(role=Role.USER, content=f"note {n}") for n in range(500)]
+    async with database.transaction("alice") as session:
+        await MessageStore(session, "alice").append(1, said)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+    async with database.transaction("alice") as session:
+        # Small tables are read whole, faster than through any index: as if they were larger.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        found = await session.scalars(
+            text(plan(POSTGRESQL)), parameters("postgresql", "alice", "hello", 20)
+        )
+        steps = "\n".join(found.all())
+    assert "Bitmap Index Scan on ix_message_search" in steps
+    assert "Index Cond: (((user_id)::text = 'alice'::text) AND (search_vector @@" in steps
+    # Messages are read only for the hits found, by their key.
+    assert "Index Scan using pk_messages on messages" in steps
+    assert "AND (conversation_id = s.conversation_id) AND (seq = s.seq))" in steps
+    assert "Seq Scan" not in steps
+
+
+async def test_a_search_that_forgets_its_user_finds_only_the_acting_users_rows(
+    database: Database,
+) -> None:
+    unscoped = POSTGRESQL.replace("s.user_id = :user_id AND ", "")
+    assert unscoped.count("s.search_vector @@") == 2  # both lexeme tables' filters are gone
+    async with database.read("alice") as session:
+        lexemes = await session.scalar(text("SELECT count(*) FROM message_search"))
+        assert lexemes == len(USERS)  # the policies do not bind the lexemes
+        for words in ("hello", "task"):  # alice's message and task, and bob's
+            arguments = parameters("postgresql", "alice", words, 20)
+            scoped = [tuple(row) for row in await session.execute(text(POSTGRESQL), arguments)]
+            found = [tuple(row) for row in await session.execute(text(unscoped), arguments)]
+            assert found == scoped, words
+            assert len(found) == 1, words
 
 
 def test_the_policies_come_and_go_with_their_migration(empty_database: str) -> None:

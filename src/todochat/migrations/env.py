@@ -14,7 +14,7 @@ from todochat.db import create_engine
 from todochat.db.rls import ALL_USERS_OPTION
 from todochat.models import Base
 from todochat.orm import Json, UTCDateTime
-from todochat.search.models import SEARCH_COLUMN, SEARCH_INDEXES, SEARCH_TABLES
+from todochat.search.models import SEARCH_TABLES
 
 config = context.config
 
@@ -33,11 +33,7 @@ def _render_item(kind: str, item: object, autogen: AutogenContext) -> str | Lite
 
 def _include_name(name: str | None, kind: NameFilterType, _: NameFilterParentNames) -> bool:
     # The search objects are maintained by the database and defined by the migrations alone.
-    return not (
-        (kind == "table" and name in SEARCH_TABLES)
-        or (kind == "column" and name == SEARCH_COLUMN)
-        or (kind == "index" and name in SEARCH_INDEXES)
-    )
+    return not (kind == "table" and name in SEARCH_TABLES)
 
 
 def _run(connection: Connection) -> None:

@@ -7,9 +7,9 @@ from pydantic import BaseModel
 
 MAX_QUERY_CHARS = 500
 MAX_HITS = 50
-# Maintained by the database itself (generated columns, FTS5 and its triggers), defined in the
-# migrations: schema comparisons leave them out.
-SEARCH_TABLES = frozenset(
+# Maintained by the database itself (by triggers), defined in the migrations: schema
+# comparisons leave them out. SQLite's FTS5 index, and PostgreSQL's lexemes.
+SQLITE_SEARCH_TABLES = frozenset(
     {
         "search_entries",
         "search_index",
@@ -19,8 +19,8 @@ SEARCH_TABLES = frozenset(
         "search_index_idx",
     }
 )
-SEARCH_COLUMN = "search_vector"
-SEARCH_INDEXES = frozenset({"ix_messages_search", "ix_tasks_search"})
+POSTGRESQL_SEARCH_TABLES = frozenset({"message_search", "task_search"})
+SEARCH_TABLES = SQLITE_SEARCH_TABLES | POSTGRESQL_SEARCH_TABLES
 
 
 class HitKind(StrEnum):

@@ -20,37 +20,45 @@ HEADLINE = (
     ' MaxFragments=2, FragmentDelimiter=" … "'
 )
 
-# Each kind's best `limit` hits, ranked by ts_rank (scaled down for long texts); the snippets
-# (ts_headline, which parses the whole text) only for those. Messages of deleted conversations
-# are left out by a NOT IN against the user's few deleted ones, cheaper than a join per match.
-POSTGRESQL = """
-WITH query AS (SELECT websearch_to_tsquery('english', :q) AS q),
+# Each kind's best `limit` hits, found and ranked by ts_rank (scaled down for long texts) in the
+# lexeme tables, which row-level security does not bind (so that their GIN indexes serve `@@`):
+# `message_search` holds the live messages that are searched, with their `created_at`.
+# Every hit is then joined to its message or task, which the policies do bind, for its text;
+# the snippets (ts_headline, which parses the whole text) only for the best. Messages of
+# deleted conversations are left out by a NOT IN against the user's few deleted ones.
+WORDS = "websearch_to_tsquery('english', :q)"  # immutable: the planner reads the query's words
+POSTGRESQL = f"""
+WITH message_hits AS (
+    SELECT s.user_id, s.conversation_id, s.seq, ts_rank(s.search_vector, {WORDS}, 1) AS rank,
+           s.created_at AS at
+    FROM message_search AS s
+    WHERE s.user_id = :user_id AND s.search_vector @@ {WORDS}
+      AND s.conversation_id NOT IN (
+          SELECT id FROM conversations WHERE user_id = :user_id AND deleted_at IS NOT NULL)
+    ORDER BY rank DESC, at DESC
+    LIMIT :limit
+),
 hits AS (
-    (SELECT m.conversation_id, m.seq, CAST(NULL AS INTEGER) AS task_id,
-            ts_rank(m.search_vector, query.q, 1) AS rank, m.created_at AS at
-     FROM query, messages AS m
-     WHERE m.user_id = :user_id AND m.search_vector @@ query.q AND m.deleted_at IS NULL
-       AND m.conversation_id NOT IN (
-           SELECT id FROM conversations WHERE user_id = :user_id AND deleted_at IS NOT NULL)
-     ORDER BY rank DESC, at DESC
-     LIMIT :limit)
+    SELECT h.conversation_id, h.seq, CAST(NULL AS INTEGER) AS task_id, h.rank, h.at,
+           m.content AS text
+    FROM message_hits AS h
+    JOIN messages AS m
+      ON m.user_id = h.user_id AND m.conversation_id = h.conversation_id AND m.seq = h.seq
     UNION ALL
-    (SELECT NULL, NULL, t.id, ts_rank(t.search_vector, query.q, 1) AS rank, t.updated_at AS at
-     FROM query, tasks AS t
-     WHERE t.user_id = :user_id AND t.search_vector @@ query.q
+    (SELECT NULL, NULL, t.id, ts_rank(s.search_vector, {WORDS}, 1) AS rank, t.updated_at AS at,
+            t.title || ' ' || coalesce(t.description, '')
+     FROM task_search AS s
+     JOIN tasks AS t ON t.user_id = s.user_id AND t.id = s.task_id
+     WHERE s.user_id = :user_id AND s.search_vector @@ {WORDS}
      ORDER BY rank DESC, at DESC
      LIMIT :limit)
 )
 SELECT hits.conversation_id, hits.seq, hits.task_id,
-       ts_headline('english', coalesce(m.content, t.title || ' ' || coalesce(t.description, '')),
-                   query.q, :headline)
-FROM query, hits
-LEFT JOIN messages AS m
-  ON m.user_id = :user_id AND m.conversation_id = hits.conversation_id AND m.seq = hits.seq
-LEFT JOIN tasks AS t ON t.user_id = :user_id AND t.id = hits.task_id
+       ts_headline('english', hits.text, {WORDS}, :headline)
+FROM hits
 ORDER BY hits.rank DESC, hits.at DESC
 LIMIT :limit
-"""
+"""  # noqa: S608 (constant text: the query's words are a parameter)
 
 # FTS5 finds the matches (CROSS JOIN keeps it the outer loop), every one checked against the
 # user's own entries; bm25 ranks them (lower is better); snippets for the best `limit` only.
