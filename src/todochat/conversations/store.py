@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, NoReturn
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Update,
     and_,
     bindparam,
     case,
@@ -37,7 +38,7 @@ from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
-from todochat.users.store import UserStore
+from todochat.users.store import NumberedInsert
 from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
@@ -141,9 +142,10 @@ _STARTED = {
 
 
 _CONVERSATION = table(Conversation).c
-_INSERT_CONVERSATION = CompiledWrite(
-    insert(table(Conversation)),
-    columns=("user_id", "id", "key", "title", "metadata", "created_at", "updated_at", "last_seq"),
+_INSERT_CONVERSATION = NumberedInsert(
+    User.last_conversation_id,
+    table(Conversation),
+    ("key", "title", "metadata", "created_at", "updated_at", "last_seq"),
 )
 # The live conversation `number` of user `owner`.
 _THIS_LIVE = and_(
@@ -191,25 +193,11 @@ class ConversationStore(Store):
         Raises `Conflict` when another of the user's conversations has its key.
         """
         data = data or ConversationCreate()
+        now = utcnow()
         async with self._naming(data.key):
-            number = await UserStore(self.session, self.user_id).next_number(
-                User.last_conversation_id
-            )
-            now = utcnow()
-            conversation = ConversationView(
-                id=number,
-                key=data.key,
-                title=data.title,
-                meta=data.metadata,
-                created_at=now,
-                updated_at=now,
-                deleted_at=None,
-                archived_at=None,
-            )
-            await _INSERT_CONVERSATION.execute(
+            number = await _INSERT_CONVERSATION.insert(
                 self.session,
-                user_id=self.user_id,
-                id=number,
+                self.user_id,
                 key=data.key,
                 title=data.title,
                 metadata=data.metadata,
@@ -217,7 +205,16 @@ class ConversationStore(Store):
                 updated_at=now,
                 last_seq=0,
             )
-        return conversation
+        return ConversationView(
+            id=number,
+            key=data.key,
+            title=data.title,
+            meta=data.metadata,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+            archived_at=None,
+        )
 
     @asynccontextmanager
     async def _naming(self, key: str | None) -> AsyncIterator[None]:
@@ -475,9 +472,10 @@ def _appending_one(take: CompiledWrite) -> CompiledWrite:
     PostgreSQL runs an UPDATE in a WITH clause: the statement costs one round trip, not two.
     No conversation taken, nothing inserted, no row returned.
     """
-    taken = take.statement.returning(  # type: ignore[attr-defined]
-        _CONVERSATION.user_id, _CONVERSATION.id, _CONVERSATION.updated_at
-    ).cte("taken")
+    if not isinstance(take.statement, Update):
+        raise TypeError("a message's number is taken by an UPDATE")
+    columns = (_CONVERSATION.user_id, _CONVERSATION.id, _CONVERSATION.updated_at)
+    taken = take.statement.returning(*columns).cte("taken")
     given = [bindparam(name, type_=_MESSAGE_COLUMNS[name].type) for name in _GIVEN]
     return CompiledWrite(
         insert(table(Message))
