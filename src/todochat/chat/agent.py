@@ -20,6 +20,8 @@ from todochat.errors import AssistantUnavailable, ToolError
 
 log = logging.getLogger("todochat.chat")
 MAX_TURNS = 8
+# Traces would go to OpenAI's servers: none are made.
+_RUN_CONFIG = RunConfig(tracing_disabled=True)
 INSTRUCTIONS = """\
 You are todochat, a friendly assistant that manages the user's to-do list with your tools.
 - Adding, creating or remembering something: call add_task.
@@ -123,11 +125,7 @@ class AgentsAssistant:
             yield str(run.final_output)
 
     def _options(self, tools: TaskTools) -> dict[str, Any]:
-        return {
-            "context": tools,
-            "max_turns": MAX_TURNS,
-            "run_config": RunConfig(tracing_disabled=True),
-        }
+        return {"context": tools, "max_turns": MAX_TURNS, "run_config": _RUN_CONFIG}
 
     async def close(self) -> None:
         """Close the model client's connections."""
