@@ -48,7 +48,7 @@ class NumberedInsert:
             _next(counter).returning(users.id.label("user_id"), counter.label("id")).cte("taken")
         )
         given = [bindparam(name, type_=into.c[name].type) for name in columns]
-        self._at_once = CompiledWrite(
+        self.at_once = CompiledWrite(
             insert(into)
             .from_select(["user_id", "id", *columns], select(taken.c.user_id, taken.c.id, *given))
             .returning(into.c.id)
@@ -60,7 +60,7 @@ class NumberedInsert:
             number = await UserStore(session, user_id).next_number(self.counter)
             await self._separately.execute(session, user_id=user_id, id=number, **values)
             return number
-        taken = await self._at_once.returning(session, user_id=user_id, **values)
+        taken = await self.at_once.returning(session, user_id=user_id, **values)
         if not taken:
             raise NotFound("user", user_id)
         return int(taken[0][0])
