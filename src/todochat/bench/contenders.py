@@ -113,7 +113,7 @@ class Write(NamedTuple):
 
     take: Statement
     take_values: Callable[[Any], dict[str, Any]]  # given the time
-    insert: Statement
+    insert: Statement | None  # None: `take` inserts too, as on PostgreSQL
     values: Callable[[Any, int], dict[str, Any]]  # given the time and the number taken
 
 
@@ -146,6 +146,12 @@ class Floor(Contender, ABC):
                 rows.append(values)
             return numbered(rows)
 
+        # As TaskStore.create: on PostgreSQL the number is taken in the INSERT itself.
+        create_task = (
+            Write(statements.create_task(dialect), lambda now: task(now, 0), None, task)
+            if dialect.name == "postgresql"
+            else Write(task_write[0], lambda _: {"user_id": user}, task_write[1], task)
+        )
         base = {"user_id": user, "limit": PAGE}
         self.operations = {
             "history": lambda: self.read(read["history"], {**base, "conversation_id": MEASURED}),
@@ -164,9 +170,7 @@ class Floor(Contender, ABC):
                 )
             ),
             "tasks": lambda: self.read(read["tasks"], base),
-            "create_task": lambda: self.write(
-                Write(task_write[0], lambda _: {"user_id": user}, task_write[1], task)
-            ),
+            "create_task": lambda: self.write(create_task),
             "search": self._search,
         }
         self._searches = itertools.cycle(SEARCHES)
@@ -242,9 +246,10 @@ class PostgresFloor(Floor):
             )
             row = await cursor.fetchone()
             assert row is not None
-            await self.connection.execute(
-                step.insert.sql, step.insert.arguments(step.values(now, row[0]))
-            )
+            if step.insert is not None:
+                await self.connection.execute(
+                    step.insert.sql, step.insert.arguments(step.values(now, row[0]))
+                )
         return row
 
     async def close(self) -> None:
@@ -282,6 +287,7 @@ class SqliteFloor(Floor):
                 step.take.sql, step.take.arguments(step.take_values(now))
             ).fetchone()
             assert row is not None
+            assert step.insert is not None  # SQLite takes the number on its own
             self.connection.execute(
                 step.insert.sql, step.insert.arguments(step.values(now, row[0]))
             )

@@ -10,7 +10,7 @@ from todochat import orm
 from todochat.bench.web_floor import Statement
 from todochat.conversations.store import _INSERT_MESSAGES, _TAKE_SEQ, BEFORE, LATEST, RECENT
 from todochat.tasks.models import Status, Task, TaskQuery, TaskView
-from todochat.tasks.store import listing
+from todochat.tasks.store import _INSERT, listing
 from todochat.users.store import _NEXT
 
 PAGE = 50
@@ -57,8 +57,13 @@ def next_task(dialect: Dialect) -> Statement:
 
 
 def insert_task(dialect: Dialect) -> Statement:
-    """TaskStore.create's insert."""
+    """TaskStore.create's insert, after `next_task`."""
     return compiled(insert(orm.table(Task)), dialect, keys=TASK_COLUMNS)
+
+
+def create_task(dialect: Dialect) -> Statement:
+    """TaskStore.create's one statement on PostgreSQL: the number taken in the INSERT."""
+    return compiled(_INSERT.at_once.statement, dialect)
 
 
 def take_seq(dialect: Dialect) -> Statement:

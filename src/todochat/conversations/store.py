@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, NoReturn
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Update,
     and_,
     bindparam,
     case,
@@ -37,7 +38,7 @@ from todochat.db import CompiledRead, CompiledWrite, Store, view
 from todochat.errors import Conflict, Invalid, NotFound, TurnInProgress
 from todochat.orm import table, utcnow
 from todochat.users.models import User
-from todochat.users.store import UserStore
+from todochat.users.store import NumberedInsert
 from todochat.validation import MAX_NUMBER
 
 MAX_PAGE = 200
@@ -141,9 +142,10 @@ _STARTED = {
 
 
 _CONVERSATION = table(Conversation).c
-_INSERT_CONVERSATION = CompiledWrite(
-    insert(table(Conversation)),
-    columns=("user_id", "id", "key", "title", "metadata", "created_at", "updated_at", "last_seq"),
+_INSERT_CONVERSATION = NumberedInsert(
+    User.last_conversation_id,
+    table(Conversation),
+    ("key", "title", "metadata", "created_at", "updated_at", "last_seq"),
 )
 # The live conversation `number` of user `owner`.
 _THIS_LIVE = and_(
@@ -191,25 +193,11 @@ class ConversationStore(Store):
         Raises `Conflict` when another of the user's conversations has its key.
         """
         data = data or ConversationCreate()
+        now = utcnow()
         async with self._naming(data.key):
-            number = await UserStore(self.session, self.user_id).next_number(
-                User.last_conversation_id
-            )
-            now = utcnow()
-            conversation = ConversationView(
-                id=number,
-                key=data.key,
-                title=data.title,
-                meta=data.metadata,
-                created_at=now,
-                updated_at=now,
-                deleted_at=None,
-                archived_at=None,
-            )
-            await _INSERT_CONVERSATION.execute(
+            number = await _INSERT_CONVERSATION.insert(
                 self.session,
-                user_id=self.user_id,
-                id=number,
+                self.user_id,
                 key=data.key,
                 title=data.title,
                 metadata=data.metadata,
@@ -217,7 +205,16 @@ class ConversationStore(Store):
                 updated_at=now,
                 last_seq=0,
             )
-        return conversation
+        return ConversationView(
+            id=number,
+            key=data.key,
+            title=data.title,
+            meta=data.metadata,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+            archived_at=None,
+        )
 
     @asynccontextmanager
     async def _naming(self, key: str | None) -> AsyncIterator[None]:
@@ -466,6 +463,70 @@ _INSERT_MESSAGES = CompiledWrite(
         "created_at",
     ),
 )
+_GIVEN = ("key", "role", "content", "tool_calls", "tool_results", "metadata")
+
+
+def _appending_one(take: CompiledWrite) -> CompiledWrite:
+    """`take` (of one number) and the INSERT of the message under it, in one statement.
+
+    PostgreSQL runs an UPDATE in a WITH clause: the statement costs one round trip, not two.
+    No conversation taken, nothing inserted, no row returned.
+    """
+    if not isinstance(take.statement, Update):
+        raise TypeError("a message's number is taken by an UPDATE")
+    columns = (_CONVERSATION.user_id, _CONVERSATION.id, _CONVERSATION.updated_at)
+    taken = take.statement.returning(*columns).cte("taken")
+    given = [bindparam(name, type_=_MESSAGE_COLUMNS[name].type) for name in _GIVEN]
+    return CompiledWrite(
+        insert(table(Message))
+        .from_select(
+            ["user_id", "conversation_id", "seq", "created_at", *_GIVEN],
+            select(taken.c.user_id, taken.c.id, taken.c.last_seq, taken.c.updated_at, *given),
+        )
+        .returning(_MESSAGE_COLUMNS.seq)
+    )
+
+
+_APPEND_ONE = {take: _appending_one(take) for take in (_TAKE_SEQ, _TAKE_CLAIMING, _TAKE_RELEASING)}
+
+
+def _taking(
+    user_id: str,
+    conversation_id: int,
+    count: int,
+    now: datetime,
+    *,
+    claim: datetime | None = None,
+    release: datetime | None = None,
+) -> tuple[CompiledWrite, dict[str, Any]]:
+    """The statement taking `count` more numbers (0: just holding the conversation), claiming
+    or releasing its turn, and its parameters."""
+    where = {"owner": user_id, "number": conversation_id, "count": count, "now": now}
+    if claim is not None and release is not None:
+        raise ValueError("a turn is claimed or released, not both")
+    if claim is not None:
+        return _TAKE_CLAIMING, {**where, "until": claim}
+    if release is not None:
+        return _TAKE_RELEASING, {**where, "until": release}
+    return _TAKE_SEQ, where
+
+
+def _numbered(messages: Sequence[MessageCreate], last: int, now: datetime) -> list[MessageView]:
+    """The messages as stored under the numbers up to `last`."""
+    first = last - len(messages) + 1
+    return [
+        MessageView(
+            first + offset,
+            message.key,
+            message.role,
+            message.content,
+            message.tool_calls,
+            message.tool_results,
+            message.metadata,
+            now,
+        )
+        for offset, message in enumerate(messages)
+    ]
 
 
 class MessageStore(Store):
@@ -491,67 +552,47 @@ class MessageStore(Store):
         if not messages:
             raise Invalid.field("messages", "must hold at least one message")
         now = utcnow()
-        last = await self._take(conversation_id, len(messages), now, claim=claim, release=release)
-        first = last - len(messages) + 1
-        views = [
-            MessageView(
-                first + offset,
-                message.key,
-                message.role,
-                message.content,
-                message.tool_calls,
-                message.tool_results,
-                message.metadata,
-                now,
-            )
-            for offset, message in enumerate(messages)
-        ]
+        take, where = _taking(
+            self.user_id, conversation_id, len(messages), now, claim=claim, release=release
+        )
         try:
-            await _INSERT_MESSAGES.insert(
-                self.session,
-                [
-                    {
-                        "user_id": self.user_id,
-                        "conversation_id": conversation_id,
-                        "seq": view.seq,
-                        "key": view.key,
-                        "role": view.role,
-                        "content": view.content,
-                        "tool_calls": view.tool_calls,
-                        "tool_results": view.tool_results,
-                        "metadata": view.meta,
-                        "created_at": view.created_at,
-                    }
-                    for view in views
-                ],
-            )
+            if len(messages) == 1 and self.session.get_bind().dialect.name == "postgresql":
+                [message] = messages
+                given = {name: getattr(message, name) for name in _GIVEN}
+                taken = await _APPEND_ONE[take].returning(self.session, **where, **given)
+                views = _numbered(messages, await self._last(taken, conversation_id, claim), now)
+            else:
+                taken = await take.returning(self.session, **where)
+                views = _numbered(messages, await self._last(taken, conversation_id, claim), now)
+                await _INSERT_MESSAGES.insert(
+                    self.session, [self._row(conversation_id, view) for view in views]
+                )
         except IntegrityError:  # the only unique value a caller chooses is a key
             keys = [message.key for message in messages if message.key is not None]
             raise Conflict("message", "key", keys[0] if len(keys) == 1 else keys) from None
         return views
 
-    async def _take(
-        self,
-        conversation_id: int,
-        count: int,
-        now: datetime,
-        *,
-        claim: datetime | None = None,
-        release: datetime | None = None,
+    def _row(self, conversation_id: int, view: MessageView) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "conversation_id": conversation_id,
+            "seq": view.seq,
+            "key": view.key,
+            "role": view.role,
+            "content": view.content,
+            "tool_calls": view.tool_calls,
+            "tool_results": view.tool_results,
+            "metadata": view.meta,
+            "created_at": view.created_at,
+        }
+
+    async def _last(
+        self, taken: Sequence[Sequence[Any]], conversation_id: int, claim: datetime | None
     ) -> int:
-        """Take `count` more numbers (0: just hold the conversation); the last one taken."""
-        where = {"owner": self.user_id, "number": conversation_id, "count": count, "now": now}
-        if claim is not None and release is not None:
-            raise ValueError("a turn is claimed or released, not both")
-        if claim is not None:
-            taken = await _TAKE_CLAIMING.returning(self.session, **where, until=claim)
-            if not taken:
-                await _turn_refused(self.session, self.user_id, conversation_id)
-        elif release is not None:
-            taken = await _TAKE_RELEASING.returning(self.session, **where, until=release)
-        else:
-            taken = await _TAKE_SEQ.returning(self.session, **where)
+        """The last number taken; why none was, if none was."""
         if not taken:
+            if claim is not None:
+                await _turn_refused(self.session, self.user_id, conversation_id)
             raise NotFound("conversation", conversation_id)
         return int(taken[0][0])
 
@@ -560,7 +601,8 @@ class MessageStore(Store):
 
         Another transaction's change to them waits: read, then change, without a race.
         """
-        await self._take(conversation_id, 0, utcnow())
+        take, where = _taking(self.user_id, conversation_id, 0, utcnow())
+        await self._last(await take.returning(self.session, **where), conversation_id, None)
 
     async def replace(self, conversation_id: int, seq: int, message: MessageCreate) -> MessageView:
         """Rewrite a message in place: same `seq`, key and time, new role, text and records."""

@@ -3,9 +3,9 @@
 import functools
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, insert, select
+from sqlalchemy import Select, SQLColumnExpression, String, bindparam, case, select
 
-from todochat.db import CompiledRead, CompiledWrite, Store, view
+from todochat.db import CompiledRead, Store, view
 from todochat.errors import NotFound
 from todochat.orm import json_array_contains, table, utcnow
 from todochat.tasks.models import (
@@ -20,7 +20,7 @@ from todochat.tasks.models import (
     TaskView,
 )
 from todochat.users.models import User
-from todochat.users.store import UserStore
+from todochat.users.store import NumberedInsert
 
 PRIORITY_RANK = case(
     {priority.value: rank for rank, priority in enumerate(Priority)}, value=Task.priority
@@ -72,7 +72,7 @@ def _listing(shape: _Shape) -> CompiledRead:
     return CompiledRead(statement.limit(bindparam("limit")).offset(bindparam("offset")))
 
 
-_INSERT = CompiledWrite(insert(table(Task)), columns=("user_id", *TaskView._fields))
+_INSERT = NumberedInsert(User.last_task_id, table(Task), TaskView._fields[1:])
 
 
 def listing(query: TaskQuery) -> CompiledRead:
@@ -103,21 +103,18 @@ class TaskStore(Store):
 
     async def create(self, data: TaskCreate) -> TaskView:
         """Add a task under the user's next task number."""
-        number = await UserStore(self.session, self.user_id).next_number(User.last_task_id)
         now = utcnow()
-        task = TaskView(
-            id=number,
-            title=data.title,
-            description=data.description,
-            completed=False,
-            priority=data.priority,
-            tags=data.tags,
-            created_at=now,
-            updated_at=now,
-            completed_at=None,
-        )
-        await _INSERT.execute(self.session, user_id=self.user_id, **task._asdict())
-        return task
+        values: dict[str, Any] = {
+            "title": data.title,
+            "description": data.description,
+            "completed": False,
+            "priority": data.priority,
+            "tags": data.tags,
+            "created_at": now,
+            "updated_at": now,
+            "completed_at": None,
+        }
+        return TaskView(id=await _INSERT.insert(self.session, self.user_id, **values), **values)
 
     async def get(self, task_id: int) -> TaskView:
         """The task with this number."""
