@@ -123,6 +123,7 @@ def floor_plan(url: str) -> Plan:
         tasks=read["tasks"],
         next_task=statements.next_task(dialect),
         insert_task=statements.insert_task(dialect),
+        create_task=statements.create_task(dialect) if dialect.name == "postgresql" else None,
     )
 
 

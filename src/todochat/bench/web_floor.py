@@ -59,6 +59,7 @@ class Plan:
     tasks: Statement
     next_task: Statement
     insert_task: Statement
+    create_task: Statement | None  # PostgreSQL: the number taken in the INSERT, as todochat does
 
     def write(self, path: Path) -> None:
         """Save the plan for the floor's process."""
@@ -107,16 +108,13 @@ class _Postgres:
     async def create(self, user_id: str, title: str, now: datetime) -> tuple[int, Any]:
         from psycopg.types.json import Jsonb  # noqa: PLC0415
 
+        create = self.plan.create_task
+        assert create is not None  # todochat creates a task in one statement on PostgreSQL
         async with self.pool.connection() as connection, connection.transaction():
-            cursor = await connection.execute(
-                self.plan.next_task.sql, self.plan.next_task.arguments({"user_id": user_id})
-            )
+            values = _task_values(user_id, 0, title, now, Jsonb([]))  # the number: taken
+            cursor = await connection.execute(create.sql, create.arguments(values))
             row = await cursor.fetchone()
             assert row is not None
-            values = _task_values(user_id, row[0], title, now, Jsonb([]))
-            await connection.execute(
-                self.plan.insert_task.sql, self.plan.insert_task.arguments(values)
-            )
         return row[0], now
 
     async def close(self) -> None:
