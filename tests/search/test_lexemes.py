@@ -20,6 +20,8 @@ SELECT NULL, NULL, task_id FROM task_search
 WHERE user_id = :user_id AND search_vector @@ to_tsquery('english', :word)
 ORDER BY 1, 2, 3
 """
+# The tables are PostgreSQL's (SQLite's FTS5 index has tests of its own).
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 async def entries(session: AsyncSession, user_id: str, word: str) -> list[tuple[int | None, ...]]:
@@ -31,8 +33,6 @@ async def entries(session: AsyncSession, user_id: str, word: str) -> list[tuple[
 async def test_every_change_of_a_message_or_task_reaches_its_lexemes(
     session: AsyncSession,
 ) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite's FTS5 index has tests of its own")
     user = await new_user(session)
     first = await conversation(session, user, "buy milk", "milk again", "more milk")
     second = await conversation(session, user, "milk for the cat")
