@@ -136,7 +136,11 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
         served = Served(env, Path(folder), Path(folder) / "serve.log")
         try:
             served.wait_ready()
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            # An idle connection is let go well before uvicorn closes it (after 5 s): a request
+            # sent on one the server is closing that moment would fail, through no fault of either.
+            limits = httpx.Limits(
+                max_connections=None, max_keepalive_connections=None, keepalive_expiry=1
+            )
             async with httpx.AsyncClient(base_url=served.url, timeout=120, limits=limits) as http:
                 # One turn first, so that no crowd pays for the server's first model call.
                 await _turn(http, users.new())
