@@ -7,7 +7,7 @@ while it does, let other people work meanwhile, and store every turn whole.
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -333,19 +333,33 @@ def database_unavailable(url: str) -> Iterator[None]:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
+@asynccontextmanager
+async def keyed_turn(
+    url: str, model: ModelServer, alice: ApiUser
+) -> AsyncIterator[tuple[httpx.AsyncClient, Callable[[], Coroutine[Any, Any, httpx.Response]]]]:
+    """A fresh application on the migrated database at `url` (SQLite waiting 0.2 s for its
+    lock), alice known to it; and a sender of her one message under one Idempotency-Key."""
+    migrate.upgrade(url)
+    headers = {**alice.headers, "Idempotency-Key": "k"}
+    async with serving(url, model, sqlite_busy_timeout=0.2) as (_, client):
+        assert await tasks(client, alice) == []  # alice is known: the turn writes first
+        yield (
+            client,
+            lambda: client.post(
+                alice.url("/chat"), json={"message": "add buy milk"}, headers=headers
+            ),
+        )
+
+
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
 async def test_a_turn_refused_for_an_unavailable_database_runs_when_retried_with_its_key(
     empty_database: str, model: ModelServer, alice: ApiUser
 ) -> None:
-    migrate.upgrade(empty_database)
-    headers = {**alice.headers, "Idempotency-Key": "k"}
-    body = {"message": "add buy milk"}
-    async with serving(empty_database, model, sqlite_busy_timeout=0.2) as (_, client):
-        assert await tasks(client, alice) == []  # alice is known: the turn writes first
+    async with keyed_turn(empty_database, model, alice) as (client, send):
         with database_unavailable(empty_database):
-            refused = await client.post(alice.url("/chat"), json=body, headers=headers)
-        retried = await client.post(alice.url("/chat"), json=body, headers=headers)
-        replayed = await client.post(alice.url("/chat"), json=body, headers=headers)
+            refused = await send()
+        retried = await send()
+        replayed = await send()
         assert await tasks(client, alice) == [(1, "buy milk", False)]
         messages = await stored(client, alice, retried.json()["conversation_id"])
     assert (refused.status_code, refused.json()["error"]) == (503, "database_unavailable")
@@ -359,19 +373,15 @@ async def test_a_turn_refused_for_an_unavailable_database_runs_when_retried_with
 async def test_an_answer_the_database_could_not_take_is_stored_once_it_is_back(
     empty_database: str, model: ModelServer, alice: ApiUser
 ) -> None:
-    migrate.upgrade(empty_database)
-    headers = {**alice.headers, "Idempotency-Key": "k"}
-    body = {"message": "add buy milk"}
     gate = held(model, from_call=2)  # the tool call runs, then the model thinks
-    async with serving(empty_database, model, sqlite_busy_timeout=0.2) as (_, client):
-        assert await tasks(client, alice) == []  # alice is known: the turn writes first
-        turn = asyncio.create_task(client.post(alice.url("/chat"), json=body, headers=headers))
+    async with keyed_turn(empty_database, model, alice) as (client, send):
+        turn = asyncio.create_task(send())
         await until(lambda: len(model.requests) == 2)
         with database_unavailable(empty_database):
             gate.set()  # the answer comes while the database cannot store it
             await asyncio.sleep(1)
         answered = await turn
-        replayed = await client.post(alice.url("/chat"), json=body, headers=headers)
+        replayed = await send()
         assert await tasks(client, alice) == [(1, "buy milk", False)]
         messages = await stored(client, alice, answered.json()["conversation_id"])
     assert answered.status_code == 200, answered.text
