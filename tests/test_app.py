@@ -1,5 +1,6 @@
 """The application around the routes: health, limits, request ids, errors, OpenAPI, serve."""
 
+import gc
 import json
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from tests.conftest import BACKENDS, SECRET, ApiUser, bearer, settings
 from tests.serving import Server, free_port, todochat_env
 from todochat import migrate
-from todochat.app import MAX_BODY_BYTES, create_app
+from todochat.app import MAX_BODY_BYTES, YOUNG_THRESHOLD, create_app
 from todochat.protocol import MAX_HEAD_BYTES
 
 
@@ -32,6 +33,19 @@ async def test_readyz_is_503_on_an_unmigrated_database(empty_database: str) -> N
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert "todochat db upgrade" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("empty_database", BACKENDS[:1], indirect=True)
+async def test_while_serving_startup_is_frozen_and_the_collector_runs_less_often(
+    empty_database: str,
+) -> None:
+    before = gc.get_threshold()
+    app = create_app(settings(empty_database))
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:

@@ -252,6 +252,21 @@ async def test_any_unicode_text_round_trips_exactly(
     assert (message.content, stored.title, stored.meta) == (content, title, {title: content})
 
 
+async def test_json_values_round_trip_exactly_even_past_64_bits(session: AsyncSession) -> None:
+    values = {"past": 2**70 + 1, "below": -(2**63) - 1, "top": 2**64 - 1, "tenth": 0.1, "tags": []}
+    s = await stores_of_new_user(session)
+    conversation = await s.conversations.create(ConversationCreate(metadata=values))
+    await s.messages.append(
+        conversation.id, [MessageCreate(role=Role.USER, content="numbers", metadata=values)]
+    )
+    session.expunge_all()
+    [message] = await s.messages.latest(conversation.id)
+    stored = await s.conversations.get(conversation.id)
+    for read in (message.meta, stored.meta):
+        assert read == values
+        assert all(type(read[key]) is int for key in ("past", "below", "top"))
+
+
 async def test_what_a_message_does_not_carry_is_sql_null_not_json_null(
     session: AsyncSession,
 ) -> None:

@@ -5,10 +5,11 @@ import asyncio
 import pytest
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from tests.conftest import BACKENDS
 from todochat.db.engine import async_url, create_engine
-from todochat.db.pool import FairPool
+from todochat.db.pool import FairPool, FairQueue
 
 pytestmark = pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)
 
@@ -49,6 +50,23 @@ async def test_a_returned_connection_goes_to_the_longest_waiter(empty_database: 
         assert served == ["waiter 1", "waiter 2", "newcomer"]
     finally:
         await engine.dispose()
+
+
+async def test_connections_back_at_once_go_to_the_waiters_before_any_newcomer(
+    empty_database: str,
+) -> None:
+    queue = FairQueue()
+    waiters = [asyncio.create_task(greenlet_spawn(queue.get, True, 5)) for _ in range(3)]
+    await asyncio.sleep(0.01)  # all three wait in line
+    queue.put_nowait("a")
+    queue.put_nowait("b")
+    await asyncio.sleep(0)  # the first waiter has taken its connection; the second has not yet
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.02, queue.put_nowait, "c")
+    loop.call_later(0.04, queue.put_nowait, "d")
+    newcomer = await greenlet_spawn(queue.get, True, 5)
+    assert [await waiter for waiter in waiters] == ["a", "b", "c"]
+    assert newcomer == "d"
 
 
 async def test_a_request_that_waits_too_long_times_out(empty_database: str) -> None:

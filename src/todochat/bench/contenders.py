@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from sqlalchemy import Dialect, TextClause
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -232,6 +233,7 @@ class PostgresFloor(Floor):
             prepare_threshold=None,
             options=f"-c {ALL_USERS_SETTING}=on",
         )
+        set_json_loads(orjson.loads, connection)  # JSON columns parsed as todochat parses them
         return cls(connection, shape)
 
     async def run(self, sql: str, arguments: Any) -> list[Any]:

@@ -94,6 +94,7 @@ class _Postgres:
             min_size=plan.pool,
             max_size=plan.pool,
             kwargs={"autocommit": True, "prepare_threshold": None, "options": "-c TimeZone=UTC"},
+            configure=_parse_json_with_orjson,
             open=False,
         )
 
@@ -154,6 +155,13 @@ class _Sqlite:
 
     async def close(self) -> None:
         self.connection.close()
+
+
+async def _parse_json_with_orjson(connection: Any) -> None:
+    # JSON columns parsed as todochat parses them (and as this floor parses SQLite's).
+    from psycopg.types.json import set_json_loads  # noqa: PLC0415
+
+    set_json_loads(orjson.loads, connection)
 
 
 def _task_values(user_id: str, number: int, title: str, stamp: Any, tags: Any) -> dict[str, Any]:
