@@ -14,13 +14,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 PLAN = "TODOCHAT_WEB_FLOOR"
 JSON_OPTIONS = orjson.OPT_UTC_Z
@@ -157,7 +160,7 @@ class _Sqlite:
         self.connection.close()
 
 
-async def _parse_json_with_orjson(connection: Any) -> None:
+async def _parse_json_with_orjson(connection: "AsyncConnection[Any]") -> None:
     # JSON columns parsed as todochat parses them (and as this floor parses SQLite's).
     from psycopg.types.json import set_json_loads  # noqa: PLC0415
 
