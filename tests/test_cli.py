@@ -88,6 +88,8 @@ def test_db_upgrade_and_current_print_one_line_each_when_piped(tmp_path: Path) -
         (("db", "current"), "Cannot read the revision of"),
         (("serve", "--port", "1"), "Cannot read the revision of"),
         (("db", "upgrade"), "Cannot upgrade"),
+        (("db", "downgrade", "base"), "Cannot downgrade"),
+        (("db", "check"), "Cannot check"),
     ],
 )
 def test_a_database_that_cannot_be_reached_is_told_in_one_line_naming_it(
@@ -101,12 +103,22 @@ def test_a_database_that_cannot_be_reached_is_told_in_one_line_naming_it(
     )
 
 
-def test_an_sqlite_file_that_cannot_be_opened_is_told_in_one_line(tmp_path: Path) -> None:
-    result = todochat(tmp_path, "db", "current", database_url=f"sqlite:///{tmp_path}")
+@pytest.mark.parametrize(
+    ("args", "told"),
+    [
+        (("db", "current"), "Cannot read the revision of"),
+        (("db", "upgrade"), "Cannot upgrade"),
+        (("db", "check"), "Cannot check"),
+        (("serve", "--port", "1"), "Cannot upgrade"),
+    ],
+)
+def test_an_sqlite_file_that_cannot_be_opened_is_told_in_one_line(
+    tmp_path: Path, args: tuple[str, ...], told: str
+) -> None:
+    result = todochat(tmp_path, *args, database_url=f"sqlite:///{tmp_path}")
     assert result.returncode == 1
     assert result.stderr == (
-        f"Cannot read the revision of {tmp_path}: the database is unreachable right now;"
-        " try again in a few seconds\n"
+        f"{told} {tmp_path}: the database is unreachable right now; try again in a few seconds\n"
     )
 
 

@@ -106,7 +106,7 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     url = _settings().database_url
     with _failing(f"Cannot upgrade {describe(url)}"):
         migrate.create_database(url)
-    migrate.upgrade(url, revision)
+        migrate.upgrade(url, revision)
     _report_revision(url)
 
 
@@ -114,9 +114,11 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
 def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or base.")]) -> None:
     """Migrate the database down to REVISION."""
     from todochat import migrate
+    from todochat.db.urls import describe
 
     url = _settings().database_url
-    migrate.downgrade(url, revision)
+    with _failing(f"Cannot downgrade {describe(url)}"):
+        migrate.downgrade(url, revision)
     _report_revision(url)
 
 
@@ -131,10 +133,14 @@ def check() -> None:
     """Exit non-zero unless the database is at head and matches the models."""
     from todochat import migrate
     from todochat.db.urls import describe
+    from todochat.errors import SchemaDrift
 
     url = _settings().database_url
-    with _failing(f"Schema drift in {describe(url)}"):
-        migrate.check(url)
+    with _failing(f"Cannot check {describe(url)}"):
+        try:
+            migrate.check(url)
+        except SchemaDrift as drift:
+            fail(f"Schema drift in {describe(url)}: {drift}")
     say(f"Database {describe(url)} matches the models.")
 
 
@@ -154,7 +160,8 @@ def _prepare(url: str) -> None:
     from todochat.db.urls import describe, sqlite_path
 
     if sqlite_path(url) is not None:
-        migrate.upgrade(url)
+        with _failing(f"Cannot upgrade {describe(url)}"):
+            migrate.upgrade(url)
     elif (revision := _revision(url)) != migrate.head():
         fail(
             f"The database {describe(url)} is at revision {revision or 'base'}, not"

@@ -66,17 +66,23 @@ def alembic_config(url: str) -> "Config":
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database up to `revision`."""
+    """Migrate the database up to `revision`; `DatabaseUnavailable` if it cannot be reached."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    from todochat.db.faults import translated
+
+    with translated():
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
-    """Migrate the database down to `revision`."""
+    """Migrate the database down to `revision`; `DatabaseUnavailable` if it cannot be reached."""
     from alembic import command
 
-    command.downgrade(alembic_config(url), revision)
+    from todochat.db.faults import translated
+
+    with translated():
+        command.downgrade(alembic_config(url), revision)
 
 
 def head(versions: Path = VERSIONS) -> str | None:
@@ -163,12 +169,16 @@ async def revision_of(engine: "AsyncEngine") -> str | None:
 
 
 def check(url: str) -> None:
-    """Raise `SchemaDrift` unless the database is at head and matches the models exactly."""
+    """Raise `SchemaDrift` unless the database is at head and matches the models exactly;
+    `DatabaseUnavailable` if it cannot be reached."""
     from alembic import command
     from alembic.util import CommandError
 
+    from todochat.db.faults import translated
+
     try:
-        command.check(alembic_config(url))
+        with translated():
+            command.check(alembic_config(url))
     except CommandError as error:  # including "not at head" and "diffs detected"
         raise SchemaDrift(str(error)) from None
 
