@@ -54,6 +54,26 @@ async def titles(database: Database, user_id: str) -> list[str]:
         return [task.title for task in await TaskStore(session, user_id).list()]
 
 
+async def test_writers_in_one_process_take_their_turns_in_the_order_they_came(
+    database: Database,
+) -> None:
+    user_id = await committed_user(database)
+    order: list[str] = []
+
+    async def write(name: str, hold: float = 0) -> None:
+        async with database.transaction(user_id) as session:
+            order.append(name)
+            await TaskStore(session, user_id).create(TaskCreate(title=name))
+            await asyncio.sleep(hold)
+
+    writers = [asyncio.create_task(write("first", hold=0.2))]
+    for n in range(5):
+        await asyncio.sleep(0.02)  # each comes while the first still writes, after the last
+        writers.append(asyncio.create_task(write(f"writer {n}")))
+    await asyncio.gather(*writers)
+    assert order == ["first", *(f"writer {n}" for n in range(5))]
+
+
 async def test_a_write_waits_for_another_writer_while_reads_go_on(
     database: Database, other_process: sqlite3.Connection
 ) -> None:
