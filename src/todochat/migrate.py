@@ -8,6 +8,7 @@ Alembic loads in the functions that migrate.
 import ast
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,20 +70,23 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database up to `revision`; `DatabaseUnavailable` if it cannot be reached."""
     from alembic import command
 
-    from todochat.db.faults import translated
-
-    with translated():
-        command.upgrade(alembic_config(url), revision)
+    _reaching(url, command.upgrade, revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the database down to `revision`; `DatabaseUnavailable` if it cannot be reached."""
     from alembic import command
 
+    _reaching(url, command.downgrade, revision)
+
+
+def _reaching(url: str, run: Callable[..., None], *arguments: str) -> None:
+    """Alembic's command `run` on the database at `url`, its failures to reach the database
+    raised as `DatabaseUnavailable`."""
     from todochat.db.faults import translated
 
     with translated():
-        command.downgrade(alembic_config(url), revision)
+        run(alembic_config(url), *arguments)
 
 
 def head(versions: Path = VERSIONS) -> str | None:
@@ -174,11 +178,8 @@ def check(url: str) -> None:
     from alembic import command
     from alembic.util import CommandError
 
-    from todochat.db.faults import translated
-
     try:
-        with translated():
-            command.check(alembic_config(url))
+        _reaching(url, command.check)
     except CommandError as error:  # including "not at head" and "diffs detected"
         raise SchemaDrift(str(error)) from None
 

@@ -12,15 +12,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
 import psycopg
-from psycopg.types.json import Jsonb, set_json_loads
+from psycopg.types.json import Jsonb
 from sqlalchemy import Dialect, TextClause
 from sqlalchemy.dialects import postgresql, sqlite
 
 from todochat.bench import statements
 from todochat.bench.dataset import SEARCH_USER, TARGET_USER, Shape
-from todochat.bench.web_floor import Statement
+from todochat.bench.web_floor import Statement, parse_json_with_orjson
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, driver_url, sqlite_path
@@ -233,7 +232,7 @@ class PostgresFloor(Floor):
             prepare_threshold=None,
             options=f"-c {ALL_USERS_SETTING}=on",
         )
-        set_json_loads(orjson.loads, connection)  # JSON columns parsed as todochat parses them
+        await parse_json_with_orjson(connection)
         return cls(connection, shape)
 
     async def run(self, sql: str, arguments: Any) -> list[Any]:
