@@ -4,6 +4,7 @@ import asyncio
 from datetime import UTC
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,7 @@ from tests.conftest import committed_user, new_user
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database, async_url, describe, driver_url, sqlite_path
+from todochat.migrate import upgrade
 from todochat.tasks.models import TaskCreate
 from todochat.tasks.store import TaskStore
 from todochat.users.store import UserStore
@@ -95,6 +97,31 @@ async def test_timestamps_come_back_timezone_aware_utc(session: AsyncSession) ->
         user.created_at,
     ]
     assert all(stamp is not None and stamp.tzinfo is UTC for stamp in stamps)
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+async def test_postgresql_sessions_run_in_utc_whatever_the_server_is_set_to(
+    empty_database: str,
+) -> None:
+    name = make_url(empty_database).database
+    with psycopg.connect(driver_url(empty_database), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Asia/Kathmandu'")
+    upgrade(empty_database)
+    database = Database(empty_database)
+    try:
+        user_id = await committed_user(database)
+        async with database.transaction(user_id) as session:
+            zone = await session.scalar(text("SHOW TimeZone"))
+            created = await TaskStore(session, user_id).create(TaskCreate(title="t"))
+        async with database.read(user_id) as session:
+            [listed] = await TaskStore(session, user_id).list()
+        async with database.reading_engine.connect() as connection:
+            reading_zone = await connection.scalar(text("SHOW TimeZone"))
+    finally:
+        await database.dispose()
+    assert (zone, reading_zone) == ("UTC", "UTC")
+    assert listed.created_at == created.created_at
+    assert listed.created_at.tzinfo is UTC
 
 
 async def test_raw_inserts_get_counters_and_timestamps_from_defaults(

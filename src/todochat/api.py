@@ -1,8 +1,8 @@
-"""What every `/api/{user_id}/…` route depends on: the verified user and their transaction."""
+"""What every `/api/{user_id}/…` route depends on: the verified user and the way to their data."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -49,68 +49,46 @@ async def authenticated(user_id: UserIdPath, identity: TokenUser) -> Identity:
 CurrentUser = Annotated[Identity, Depends(authenticated)]
 
 
-def rate_limits(request: Request) -> RateLimits:
-    """The application's per-user budgets."""
-    limits: RateLimits = request.app.state.rate_limits
-    return limits
+class UserAccess:
+    """The path's user, proven by their bearer token and stored: the way into their data.
+
+    A route opens its user's stores in a block that ends before it answers, so that a write's
+    transaction has committed before a client is told it succeeded.
+    """
+
+    __slots__ = ("_rate_limits", "database", "user_id")
+
+    def __init__(self, user_id: str, database: Database, rate_limits: RateLimits) -> None:
+        self.user_id = user_id
+        self.database = database
+        self._rate_limits = rate_limits
+
+    @asynccontextmanager
+    async def reading(self, kind: Callable[[AsyncSession, str], StoreT]) -> AsyncIterator[StoreT]:
+        """The user's `kind` store in a session that reads only."""
+        async with self.database.read(self.user_id) as session:
+            yield kind(session, self.user_id)
+
+    @asynccontextmanager
+    async def writing(self, kind: Callable[[AsyncSession, str], StoreT]) -> AsyncIterator[StoreT]:
+        """The user's `kind` store in one transaction, from the user's budget of writes:
+        committed if the block succeeds."""
+        await self._rate_limits.spend("writes", self.user_id)
+        async with self.database.transaction(self.user_id) as session:
+            yield kind(session, self.user_id)
 
 
-# Dependencies are coroutines, even those that only look something up: FastAPI runs a plain
-# function in its thread pool, and that hop costs more than such a dependency's work.
-async def database(request: Request) -> Database:
-    """The application's database."""
-    db: Database = request.app.state.database
-    return db
-
-
-DatabaseDep = Annotated[Database, Depends(database)]
-
-
-@asynccontextmanager
-async def _user_session(
-    request: Request, user_id: str, credentials: HTTPAuthorizationCredentials | None
-) -> AsyncIterator[AsyncSession]:
+# One dependency, taking the path and the token itself rather than through others: FastAPI
+# spends more time resolving each dependency than most take to run, and a generator (one
+# holding the session open around the route) more than a coroutine. Dependencies are
+# coroutines: FastAPI runs a plain function in its thread pool, a hop that costs more still.
+async def user_access(request: Request, user_id: UserIdPath, credentials: Bearer) -> UserAccess:
+    """The path's user, once their bearer token proves it (stored on first sight)."""
     user = _the_path_user(user_id, await token_user(request, credentials))
-    db: Database = request.app.state.database
-    reading = request.method in ("GET", "HEAD")
-    if not reading:
-        await rate_limits(request).spend("writes", user.user_id)
-    known: KnownUsers = request.app.state.known_users
+    state = request.app.state
+    known: KnownUsers = state.known_users
     await known.ensure(user)
-    scope = db.read if reading else db.transaction
-    async with scope(user.user_id) as session:
-        yield session
+    return UserAccess(user.user_id, state.database, state.rate_limits)
 
 
-async def user_session(
-    request: Request, user_id: UserIdPath, credentials: Bearer
-) -> AsyncIterator[AsyncSession]:
-    """The request's session for the path's user, once their bearer token proves it (stored
-    on first sight).
-
-    Reads (GET, HEAD) get a read session; everything else one transaction, from the user's
-    budget of writes.
-    """
-    async with _user_session(request, user_id, credentials) as session:
-        yield session
-
-
-# "function" scope: the transaction commits before the response is sent, so a client never
-# sees success for a write that did not land.
-UserSession = Annotated[AsyncSession, Depends(user_session, scope="function")]
-
-
-def user_store(kind: Callable[[AsyncSession, str], StoreT]) -> Any:
-    """A dependency on the path user's `kind` store, in the request's `UserSession`.
-
-    The route's one dependency: it takes the path and the token itself rather than through
-    other dependencies, as FastAPI spends more time resolving each one than most take to run.
-    """
-
-    async def store(
-        request: Request, user_id: UserIdPath, credentials: Bearer
-    ) -> AsyncIterator[StoreT]:
-        async with _user_session(request, user_id, credentials) as session:
-            yield kind(session, user_id)
-
-    return Depends(store, scope="function")
+Access = Annotated[UserAccess, Depends(user_access)]

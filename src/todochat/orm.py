@@ -55,7 +55,10 @@ def _parse_utc(value: str | None) -> datetime | None:
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+    # PostgreSQL sessions run in UTC (see db/engine.py), so psycopg's values are UTC already.
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
 
 
 # None is SQL NULL, never the JSON value null: `WHERE tool_calls IS NULL` finds what was not given.

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from todochat.api import Number, user_store
+from todochat.api import Access, Number
 from todochat.conversations.models import (
     MAX_KEY_CHARS,
     ConversationCreate,
@@ -50,13 +50,9 @@ class MessagePagePublic(BaseModel):
     next_before: int | None
 
 
-Conversations = Annotated[ConversationStore, user_store(ConversationStore)]
-Messages = Annotated[MessageStore, user_store(MessageStore)]
-
-
 @router.get("", response_model=ConversationPagePublic)
 async def list_conversations(
-    conversations: Conversations,
+    access: Access,
     limit: PageSize = 20,
     cursor: Annotated[Text | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     archived: Annotated[bool, Query(description="List the archived ones instead")] = False,
@@ -66,85 +62,86 @@ async def list_conversations(
     ] = None,
 ) -> Response:
     """Live conversations, most recent activity first, one page after `cursor`."""
-    if key is not None:
-        try:
-            found = [await conversations.by_key(key)]
-        except NotFound:
-            found = []
-        return json_response({"items": CONVERSATION.all(found), "next_cursor": None})
-    page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
+    async with access.reading(ConversationStore) as conversations:
+        if key is not None:
+            try:
+                found = [await conversations.by_key(key)]
+            except NotFound:
+                found = []
+            return json_response({"items": CONVERSATION.all(found), "next_cursor": None})
+        page = await conversations.list(limit=limit, cursor=cursor, archived=archived)
     return json_response({"items": CONVERSATION.all(page.items), "next_cursor": page.next_cursor})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=KEY_TAKEN)
 async def create_conversation(
-    conversations: Conversations, data: ConversationCreate | None = None
+    access: Access, data: ConversationCreate | None = None
 ) -> ConversationPublic:
     """Start a conversation, optionally with a key, a title and metadata."""
-    return ConversationPublic.model_validate(await conversations.create(data))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.create(data))
 
 
 @router.get("/{conversation_id}")
-async def get_conversation(
-    conversations: Conversations, conversation_id: Number
-) -> ConversationPublic:
+async def get_conversation(access: Access, conversation_id: Number) -> ConversationPublic:
     """One live conversation."""
-    return ConversationPublic.model_validate(await conversations.get(conversation_id))
+    async with access.reading(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.get(conversation_id))
 
 
 @router.patch("/{conversation_id}", responses=KEY_TAKEN)
 async def update_conversation(
-    conversations: Conversations, conversation_id: Number, changes: ConversationUpdate
+    access: Access, conversation_id: Number, changes: ConversationUpdate
 ) -> ConversationPublic:
     """Rename the conversation, change its key or replace its metadata."""
-    return ConversationPublic.model_validate(await conversations.update(conversation_id, changes))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(
+            await conversations.update(conversation_id, changes)
+        )
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(
-    conversations: Conversations, conversation_id: Number
-) -> ConversationPublic:
+async def delete_conversation(access: Access, conversation_id: Number) -> ConversationPublic:
     """Soft-delete the conversation: hidden with its messages until restored."""
-    return ConversationPublic.model_validate(await conversations.soft_delete(conversation_id))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.soft_delete(conversation_id))
 
 
 @router.post("/{conversation_id}/restore")
-async def restore_conversation(
-    conversations: Conversations, conversation_id: Number
-) -> ConversationPublic:
+async def restore_conversation(access: Access, conversation_id: Number) -> ConversationPublic:
     """Bring back a soft-deleted conversation."""
-    return ConversationPublic.model_validate(await conversations.restore(conversation_id))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.restore(conversation_id))
 
 
 @router.post("/{conversation_id}/archive")
-async def archive_conversation(
-    conversations: Conversations, conversation_id: Number
-) -> ConversationPublic:
+async def archive_conversation(access: Access, conversation_id: Number) -> ConversationPublic:
     """Take the conversation out of the default list; it can still be read and talked in."""
-    return ConversationPublic.model_validate(await conversations.archive(conversation_id))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.archive(conversation_id))
 
 
 @router.post("/{conversation_id}/unarchive")
-async def unarchive_conversation(
-    conversations: Conversations, conversation_id: Number
-) -> ConversationPublic:
+async def unarchive_conversation(access: Access, conversation_id: Number) -> ConversationPublic:
     """Put an archived conversation back in the default list."""
-    return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
+    async with access.writing(ConversationStore) as conversations:
+        return ConversationPublic.model_validate(await conversations.unarchive(conversation_id))
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePagePublic)
 async def list_messages(
-    messages: Messages,
+    access: Access,
     conversation_id: Number,
     limit: PageSize = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     deleted: Annotated[bool, Query(description="Include soft-deleted messages")] = False,
 ) -> Response:
     """The latest messages, or those just before `before`, oldest first."""
-    if before is None:
-        items = await messages.latest(conversation_id, limit, deleted=deleted)
-    else:
-        items = await messages.before(conversation_id, before, limit, deleted=deleted)
+    async with access.reading(MessageStore) as messages:
+        if before is None:
+            items = await messages.latest(conversation_id, limit, deleted=deleted)
+        else:
+            items = await messages.before(conversation_id, before, limit, deleted=deleted)
     has_older = bool(items) and items[0].seq > 1 and len(items) == limit
     return json_response(
         {"items": MESSAGE.all(items), "next_before": items[0].seq if has_older else None}
@@ -153,13 +150,15 @@ async def list_messages(
 
 @router.patch("/{conversation_id}/messages/{seq}")
 async def edit_message(
-    messages: Messages, conversation_id: Number, seq: Number, edit: MessageEdit
+    access: Access, conversation_id: Number, seq: Number, edit: MessageEdit
 ) -> MessagePublic:
     """Change the text of your own message; its metadata keeps `edited_at` and the old text."""
-    return MessagePublic.model_validate(await messages.edit(conversation_id, seq, edit.content))
+    async with access.writing(MessageStore) as messages:
+        return MessagePublic.model_validate(await messages.edit(conversation_id, seq, edit.content))
 
 
 @router.delete("/{conversation_id}/messages/{seq}")
-async def delete_message(messages: Messages, conversation_id: Number, seq: Number) -> MessagePublic:
+async def delete_message(access: Access, conversation_id: Number, seq: Number) -> MessagePublic:
     """Soft-delete your own message: it leaves listings, search and the assistant's memory."""
-    return MessagePublic.model_validate(await messages.delete(conversation_id, seq))
+    async with access.writing(MessageStore) as messages:
+        return MessagePublic.model_validate(await messages.delete(conversation_id, seq))

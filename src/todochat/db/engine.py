@@ -111,6 +111,7 @@ def create_engine(
         connect_args=connect_args,
         **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reading else {}),
     )
+    _configure_postgresql(engine)
     _ping_after_idle(engine)
     _begin_acting(engine, reading=reading)
     return engine
@@ -126,6 +127,19 @@ def _json_loads(text: str | bytes) -> Any:
     # of 50 tasks parsed 50 tag lists), and by the standard library where orjson would round.
     raw = text.encode() if isinstance(text, str) else text
     return json.loads(raw) if _LONG_INTEGER.search(raw) else orjson.loads(raw)
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+        connection.autocommit = True  # BEGIN is ours to send (see `_begin_acting`)
+        # Timestamps come back in the session's time zone: in UTC, psycopg gives them Python's
+        # UTC, as they are served, and none needs converting (a page of 50 tasks has 150).
+        # Set by a statement, not a startup option, which poolers such as PgBouncer refuse:
+        # they carry the setting over to each server connection a client is given.
+        cursor = connection.cursor()
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
 
 
 def _ping_after_idle(engine: AsyncEngine) -> None:
@@ -164,12 +178,6 @@ def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
             if user_id is None or not isinstance(parameters, dict):
                 return statement, parameters
             return scoped_read(statement, parameters, user_id)
-
-    else:
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-            connection.autocommit = True
 
     begin = "BEGIN READ ONLY" if reading else "BEGIN"
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from todochat.api import UserIdPath, UserSession
+from todochat.api import Access
 from todochat.problems import ERROR_RESPONSES
 from todochat.search.models import MAX_HITS, MAX_QUERY_CHARS, SearchHitPublic, SearchResults
 from todochat.search.store import SearchStore
@@ -15,8 +15,7 @@ router = APIRouter(prefix="/api/{user_id}", tags=["search"], responses=ERROR_RES
 
 @router.get("/search")
 async def search(
-    session: UserSession,
-    user_id: UserIdPath,
+    access: Access,
     q: Annotated[
         Text,
         Query(
@@ -28,5 +27,6 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=MAX_HITS)] = 20,
 ) -> SearchResults:
     """The user's messages and tasks that match `q`, best first, with marked snippets."""
-    hits = await SearchStore(session, user_id).search(q, limit)
+    async with access.reading(SearchStore) as store:
+        hits = await store.search(q, limit)
     return SearchResults(items=[SearchHitPublic(**hit._asdict()) for hit in hits])

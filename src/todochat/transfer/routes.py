@@ -2,14 +2,13 @@
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from todochat.api import CurrentUser, DatabaseDep
+from todochat.api import Access
 from todochat.problems import ERROR_RESPONSES
 from todochat.transfer.export import export_pages
 from todochat.transfer.format import MEDIA_TYPE
-from todochat.users.store import KnownUsers
 
 router = APIRouter(prefix="/api/{user_id}", tags=["export"], responses=ERROR_RESPONSES)
 
@@ -19,11 +18,9 @@ router = APIRouter(prefix="/api/{user_id}", tags=["export"], responses=ERROR_RES
     response_class=StreamingResponse,
     responses={200: {"content": {MEDIA_TYPE: {}}, "description": "The export file"}},
 )
-async def export(request: Request, user: CurrentUser, database: DatabaseDep) -> StreamingResponse:
+async def export(access: Access) -> StreamingResponse:
     """All of the user's data as JSON Lines, the file `todochat import` loads."""
-    known: KnownUsers = request.app.state.known_users
-    await known.ensure(user)
-    pages = export_pages(database, user.user_id)
+    pages = export_pages(access.database, access.user_id)
     first = await anext(pages)  # before the response starts, so that errors get their status
 
     async def body() -> AsyncIterator[str]:
