@@ -148,7 +148,9 @@ async def transaction_connection(
     if held is not None and held[0] is _innermost(session):
         return held[1], held[2]
     connection = await session.connection()
-    pooled = await connection.get_raw_connection()
+    # Connected and begun: the pooled connection is at hand, with no hop into a greenlet.
+    assert connection.sync_connection is not None
+    pooled = connection.sync_connection.connection
     session.info[_HELD] = (_innermost(session), connection, pooled)
     return connection, pooled
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import sql
+from psycopg import pq
 from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 from todochat.db import sqlite
 from todochat.db.faults import lost
@@ -199,21 +200,20 @@ def _begin_on_driver(connection: Connection, statement: str) -> None:
     if connection.engine.echo:
         connection.engine.logger.info("%s", statement)
     pooled = connection.connection
-    cursor = pooled.cursor()
+    driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
     try:
-        cursor.execute(statement)
+        await_(driver.execute(statement))
     except psycopg.Error as error:
         if not lost(pooled):
             raise
         connection.engine.pool._invalidate(pooled, error)
         raise OperationalError(statement, None, error, connection_invalidated=True) from error
-    finally:
-        cursor.close()
 
 
 def _quoter(connection: Connection) -> Callable[[str], str]:
-    driver = connection.connection.driver_connection
-    return lambda value: sql.Literal(value).as_string(driver)
+    # libpq's own quoting, for the connection's encoding and settings.
+    escaping = pq.Escaping(connection.connection.driver_connection.pgconn)  # type: ignore[union-attr]
+    return lambda value: escaping.escape_literal(value.encode()).decode()
 
 
 def _configure_sqlite(engine: AsyncEngine, *pragmas: str) -> None:
