@@ -151,8 +151,14 @@ async def transaction_connection(
     # Connected and begun: the pooled connection is at hand, with no hop into a greenlet.
     assert connection.sync_connection is not None
     pooled = connection.sync_connection.connection
-    session.info[_HELD] = (_innermost(session), connection, pooled)
+    hold(session, connection, pooled)
     return connection, pooled
+
+
+def hold(session: AsyncSession, connection: AsyncConnection, pooled: PoolProxiedConnection) -> None:
+    """Keep the connection of the transaction `session` is in (or is yet to begin on it) for
+    its compiled statements."""
+    session.info[_HELD] = (_innermost(session), connection, pooled)
 
 
 def _innermost(session: AsyncSession) -> SessionTransaction | None:

@@ -4,7 +4,7 @@ and the BEGIN each transaction starts with."""
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from todochat.db.rls import (
     USER_OPTION,
     ReadCursor,
     begin_statement,
+    quoter,
     scoped_read,
 )
 from todochat.db.urls import backend
@@ -189,7 +190,10 @@ def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
             if not options.get(ALL_USERS_OPTION):
                 return  # an autocommit read, which carries its own setting
             options = {ALL_USERS_OPTION: True}
-        _begin_on_driver(connection, begin_statement(begin, options, _quoter(connection)))
+        driver: psycopg.AsyncConnection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+        if driver.info.transaction_status != pq.TransactionStatus.IDLE:
+            return  # begun on the driver already, by a write transaction (see transactions.py)
+        _begin_on_driver(connection, begin_statement(begin, options, quoter(driver)))
 
 
 def _begin_on_driver(connection: Connection, statement: str) -> None:
@@ -208,12 +212,6 @@ def _begin_on_driver(connection: Connection, statement: str) -> None:
             raise
         connection.engine.pool._invalidate(pooled, error)
         raise OperationalError(statement, None, error, connection_invalidated=True) from error
-
-
-def _quoter(connection: Connection) -> Callable[[str], str]:
-    # libpq's own quoting, for the connection's encoding and settings.
-    escaping = pq.Escaping(connection.connection.driver_connection.pgconn)  # type: ignore[union-attr]
-    return lambda value: escaping.escape_literal(value.encode()).decode()
 
 
 def _configure_sqlite(engine: AsyncEngine, *pragmas: str) -> None:

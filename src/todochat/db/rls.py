@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import psycopg
+from psycopg import pq
 from psycopg.abc import Params
 
 USER_SETTING = "todochat.user_id"
@@ -33,6 +34,12 @@ def begin_statement(begin: str, options: Mapping[str, Any], quote: Callable[[str
     if options.get(ALL_USERS_OPTION):
         statements.append(f"SET LOCAL {ALL_USERS_SETTING} = 'on'")
     return "; ".join(statements)
+
+
+def quoter(driver: psycopg.AsyncConnection[Any]) -> Callable[[str], str]:
+    """Quotes a value as a string literal the way libpq does, for `driver`'s settings."""
+    escaping = pq.Escaping(driver.pgconn)
+    return lambda value: escaping.escape_literal(value.encode()).decode()
 
 
 def scoped_read(sql: str, arguments: Mapping[str, Any], user_id: str) -> tuple[str, dict[str, Any]]:

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from todochat.db import transactions
 from todochat.db.acting import act_for
-from todochat.db.compiled import transaction_connection
 from todochat.db.engine import SQLITE_BUSY_TIMEOUT_SECONDS, create_engine
 from todochat.db.faults import once_more_if_lost, retrying, translated
 from todochat.db.reads import READER, PoolReader, Reader, SqliteReader
@@ -80,30 +80,15 @@ class Database:
     async def transaction(self, user_id: str) -> AsyncIterator[AsyncSession]:
         """A session in one transaction acting for `user_id`: committed if the block succeeds."""
         with translated():
-            session = await once_more_if_lost(lambda: self._begin(user_id))
+            session = await once_more_if_lost(
+                lambda: transactions.begin(self.engine, self._sessions, user_id)
+            )
             try:
                 yield session
-                await session.commit()
+                await transactions.commit(session)
             except BaseException:
-                # Rolled back as `async with session` closes it: shielded from cancellation,
-                # so that no connection is left checked out.
-                async with session:
-                    raise
-            # The commit gave the connection back: closing the session does no I/O now, so it
-            # is done here, not in the task that `async with` would start (event loop turns).
-            session.sync_session.close()
-
-    async def _begin(self, user_id: str) -> AsyncSession:
-        # BEGIN goes out now rather than with the first statement (the same round trip either
-        # way): a dead pooled connection shows here, before the block has done anything.
-        session = self._sessions(execution_options={USER_OPTION: user_id})
-        act_for(session, user_id)
-        try:
-            await transaction_connection(session)  # kept for the compiled statements
-        except BaseException:
-            await session.close()
-            raise
-        return session
+                await transactions.roll_back(session)
+                raise
 
     @asynccontextmanager
     async def read(self, user_id: str) -> AsyncIterator[AsyncSession]:
