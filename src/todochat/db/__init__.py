@@ -2,10 +2,11 @@
 
 One job per module: `urls` (what a DATABASE_URL names), `engine` (pools tuned per backend),
 `sqlite` (SQLite written from the event loop's thread), `session` (transactions and read
-sessions acting for one user), `transactions` (how a write transaction begins and ends), `acting` (whom a session acts for), `rls` (row-level security's
-settings on PostgreSQL), `compiled` (hot statements compiled once and run on the driver),
-`reads` and `writes` (the read and write paths of those), `faults` (lost connections and an
-unavailable database), `store` (the base of the per-domain stores).
+sessions acting for one user), `transactions` (how a write transaction begins and ends),
+`acting` (whom a session acts for), `rls` (row-level security's settings on PostgreSQL),
+`compiled` (hot statements compiled once and run on the driver), `reads` and `writes` (the read
+and write paths of those), `faults` (lost connections and an unavailable database), `store`
+(the base of the per-domain stores).
 
 The names below load their module on first use, so that reading a URL (`urls`, the standard
 library only) loads no SQLAlchemy: commands such as `todochat token` start without it.
