@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 
-from tests.conftest import BACKENDS, OWNER
+from tests.conftest import BACKENDS, OWNER, PostgresServer
 from tests.db.test_row_security import OWNED, secured
 
 OPERATIONS = {"history", "older", "conversations", "turn", "tasks", "create_task", "search"}
@@ -95,6 +96,26 @@ def test_seeding_refuses_a_database_that_holds_users(empty_database: str, tmp_pa
     again = todochat(empty_database, tmp_path, "seed", "--tiny")
     assert again.returncode == 1
     assert "empty" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["seed", "run", "chat", "rls"])
+def test_a_benchmark_says_in_one_line_that_its_database_cannot_be_reached(
+    command: str, tmp_path: Path
+) -> None:
+    unreachable = "postgresql://postgres@127.0.0.1:1/todochat_bench"
+    result = todochat(unreachable, tmp_path, command, "--tiny")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Cannot ")
+    assert "unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_benchmark_creates_its_postgresql_database_if_need_be(tmp_path: Path) -> None:
+    missing = f"postgresql://postgres@127.0.0.1:5432/todochat_test_{uuid.uuid4().hex[:12]}"
+    try:
+        assert todochat(missing, tmp_path, "seed", "--tiny").returncode == 0
+    finally:
+        PostgresServer().drop(missing)
 
 
 def relative(url: str, cwd: Path) -> str:

@@ -13,6 +13,7 @@ from todochat.bench.dataset import FULL, TINY
 from todochat.bench.seed import NotEmpty, prepare, seed_background, seed_target
 from todochat.config import get_settings
 from todochat.db import describe, sqlite_path
+from todochat.errors import TodochatError
 
 bench = typer.Typer(help="Benchmarks on an empty DATABASE_URL.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -60,7 +61,7 @@ def seed(
     shape = TINY if tiny else FULL
     try:
         asyncio.run(prepare(url))
-    except NotEmpty as error:
+    except (NotEmpty, TodochatError) as error:
         errors.print(f"Cannot seed: {error}")
         raise typer.Exit(1) from None
     with Progress(console=errors, transient=True) as progress:
@@ -90,7 +91,7 @@ def run(
             measurements = asyncio.run(
                 runner.run(url, TINY if tiny else FULL, list(factors), iterations, progress)
             )
-        except NotEmpty as error:
+        except (NotEmpty, TodochatError) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     report.show(measurements, backend, console)
@@ -116,7 +117,11 @@ def chat_turns(
     backend = "sqlite" if sqlite_path(url) else "postgresql"
     crowds = [2, 3] if tiny else list(people)
     think = 0.05 if tiny else think
-    loads = asyncio.run(chat.run(url, crowds, think, rounds))
+    try:
+        loads = asyncio.run(chat.run(url, crowds, think, rounds))
+    except TodochatError as error:
+        errors.print(f"Cannot run: {error}")
+        raise typer.Exit(1) from None
     console.print(chat.table(loads, backend, think))
     out.mkdir(parents=True, exist_ok=True)
     chat.write_json(loads, backend, think, out / f"chat-{backend}.json")
@@ -156,7 +161,7 @@ def http_load(
                 progress,
                 lambda text: progress.update(step, description=text),
             )
-        except (NotEmpty, load.FloorDiffers, WrkMissing) as error:
+        except (NotEmpty, TodochatError, load.FloorDiffers, WrkMissing) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     console.print(load.table(report))
@@ -186,7 +191,7 @@ def row_security(
     with Progress(console=errors, transient=True) as progress:
         try:
             costs = asyncio.run(rls.run(url, TINY if tiny else FULL, iterations, batch, progress))
-        except (NotEmpty, rls.NotBound) as error:
+        except (NotEmpty, TodochatError, rls.NotBound) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     console.print(rls.table(costs))

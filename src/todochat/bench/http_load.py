@@ -22,7 +22,6 @@ import httpx
 from rich.progress import Progress
 from rich.table import Table
 
-from todochat import migrate
 from todochat.bench import statements, wrk
 from todochat.bench.contenders import MEASURED, PAGE
 from todochat.bench.dataset import TARGET_USER, Shape
@@ -213,7 +212,6 @@ def run(
 ) -> Report:
     """Seed the empty database at `url`, then load todochat and the web floor in turn."""
     binary = wrk.ensure_wrk()
-    migrate.create_database(url)
     asyncio.run(prepare(url))
     users = [(TARGET_USER, shape.tasks, shape.target_lengths)]
     seed_users(url, users + [(user, 0, []) for user in creators(settings.connections)], progress)

@@ -52,9 +52,9 @@ async def run(
 ) -> list[Cost]:
     """Seed the empty database at `url` at 1x, then time each operation `iterations` times in
     each state, switching state every `batch` calls."""
+    await prepare(url)
     with psycopg.connect(driver_url(url), autocommit=True) as owner:
         _refuse_unbound(owner)
-        await prepare(url)
         seed_target(url, shape, progress)
         seed_background(url, shape, 0, shape.background_users(1), progress)
         await analyze(url)

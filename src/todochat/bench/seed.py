@@ -190,7 +190,9 @@ class NotEmpty(Exception):
 
 
 async def prepare(url: str) -> None:
-    """Migrate the benchmark database, refusing one that already holds users."""
+    """Create (if need be) and migrate the benchmark database, refusing one that already holds
+    users."""
+    await asyncio.to_thread(migrate.create_database, url)
     await asyncio.to_thread(migrate.upgrade, url)
     database = Database(url)
     try:

@@ -1,12 +1,13 @@
 """Write transactions: begun on PostgreSQL's driver, with SQLAlchemy's session joining if used.
 
 SQLAlchemy's session, connection and transaction objects around a write cost more CPU than the
-write itself: measured in process, a task's creation took 570–650 µs in a session's
-transaction, 480–550 µs in one begun here, 310–350 µs on the bare driver. On PostgreSQL a transaction takes a pooled connection
-and sends its BEGIN, with the acting user's setting, itself; the compiled statements run on the
-driver; the session, bound to that connection, begins its own transaction on it only if the
-ORM is used (with no second BEGIN: the engine sees the driver's transaction under way), and the
-end commits or rolls back whichever began. On SQLite the session begins and ends them all.
+write itself: measured in process, a task's creation took 570 to 650 µs in a session's
+transaction, 480 to 550 µs in one begun here, 310 to 350 µs on the bare driver. On PostgreSQL a
+transaction takes a pooled connection and sends its BEGIN, with the acting user's setting,
+itself; the compiled statements run on the driver; the session, bound to that connection,
+begins its own transaction on it only if the ORM is used (with no second BEGIN: the engine sees
+the driver's transaction under way), and the end commits or rolls back whichever began. On
+SQLite the session begins and ends them all.
 """
 
 import asyncio
