@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from todochat.bench.dataset import FULL, TINY
-from todochat.bench.seed import NotEmpty, prepare, seed_background, seed_target
+from todochat.bench.seed import prepare, seed_background, seed_target
 from todochat.config import get_settings
 from todochat.db import describe, sqlite_path
 from todochat.errors import TodochatError
@@ -61,7 +61,7 @@ def seed(
     shape = TINY if tiny else FULL
     try:
         asyncio.run(prepare(url))
-    except (NotEmpty, TodochatError) as error:
+    except TodochatError as error:
         errors.print(f"Cannot seed: {error}")
         raise typer.Exit(1) from None
     with Progress(console=errors, transient=True) as progress:
@@ -91,7 +91,7 @@ def run(
             measurements = asyncio.run(
                 runner.run(url, TINY if tiny else FULL, list(factors), iterations, progress)
             )
-        except (NotEmpty, TodochatError) as error:
+        except TodochatError as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     report.show(measurements, backend, console)
@@ -161,7 +161,7 @@ def http_load(
                 progress,
                 lambda text: progress.update(step, description=text),
             )
-        except (NotEmpty, TodochatError, load.FloorDiffers, WrkMissing) as error:
+        except (TodochatError, load.FloorDiffers, WrkMissing) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     console.print(load.table(report))
@@ -191,7 +191,7 @@ def row_security(
     with Progress(console=errors, transient=True) as progress:
         try:
             costs = asyncio.run(rls.run(url, TINY if tiny else FULL, iterations, batch, progress))
-        except (NotEmpty, TodochatError, rls.NotBound) as error:
+        except (TodochatError, rls.NotBound) as error:
             errors.print(f"Cannot run: {error}")
             raise typer.Exit(1) from None
     console.print(rls.table(costs))

@@ -24,6 +24,7 @@ from todochat.bench.dataset import (
     messages,
 )
 from todochat.db import Database, driver_url, sqlite_path
+from todochat.errors import TodochatError
 
 COLUMNS = {
     "users": ("id", "created_at", "updated_at", "last_task_id", "last_conversation_id"),
@@ -185,7 +186,7 @@ def seed_background(url: str, shape: Shape, first: int, last: int, progress: Pro
     seed_users(url, users, progress)
 
 
-class NotEmpty(Exception):
+class NotEmpty(TodochatError):
     """The benchmark needs a database of its own."""
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import pq
-from sqlalchemy import URL, Connection, event, make_url
+from sqlalchemy import URL, Connection, Engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.util import await_
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import await_, greenlet_spawn
 
 from todochat.db import sqlite
 from todochat.db.faults import lost
@@ -197,20 +197,27 @@ def _begin_acting(engine: AsyncEngine, *, reading: bool) -> None:
 
 
 def _begin_on_driver(connection: Connection, statement: str) -> None:
-    # Sent on the driver's cursor: SQLAlchemy's execution machinery around this one statement
-    # cost 5-8% of a task's creation (measured). A connection found dead here is retired as
-    # SQLAlchemy retires one, with every older one of its pool, so that the transaction is
-    # tried once more on a fresh one (`once_more_if_lost`).
-    if connection.engine.echo:
-        connection.engine.logger.info("%s", statement)
-    pooled = connection.connection
+    # Sent on the driver: SQLAlchemy's execution machinery around this one statement cost 5-8%
+    # of a task's creation (measured).
+    await_(begin_on_driver(connection.engine, connection.connection, statement))
+
+
+async def begin_on_driver(engine: Engine, pooled: PoolProxiedConnection, statement: str) -> None:
+    """Send `statement`, a BEGIN and the settings that go with it, on `pooled`'s driver.
+
+    A connection found dead here is retired as SQLAlchemy retires one, with every older one
+    of its pool, so that the transaction is tried once more on a fresh one
+    (`once_more_if_lost`).
+    """
+    if engine.echo:
+        engine.logger.info("%s", statement)
     driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
     try:
-        await_(driver.execute(statement))
+        await driver.execute(statement)
     except psycopg.Error as error:
         if not lost(pooled):
             raise
-        connection.engine.pool._invalidate(pooled, error)
+        await greenlet_spawn(engine.pool._invalidate, pooled, error)
         raise OperationalError(statement, None, error, connection_invalidated=True) from error
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.util import greenlet_spawn
 
 from todochat.db.acting import act_for
 from todochat.db.compiled import hold, transaction_connection
-from todochat.db.faults import lost, retired
+from todochat.db.engine import begin_on_driver
+from todochat.db.faults import lost
 from todochat.db.rls import USER_OPTION, begin_statement, quoter
 
 _OWNED = "todochat_owned_connection"
@@ -47,18 +48,13 @@ async def begin(
         return session
     pooled = await engine.raw_connection()
     driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
-    statement = begin_statement("BEGIN", options, quoter(driver))
-    if engine.echo:
-        engine.sync_engine.logger.info("%s", statement)
     try:
-        await driver.execute(statement)
-    except psycopg.Error as error:
-        if lost(pooled):
-            raise await retired(engine, pooled, error) from error
-        await asyncio.shield(greenlet_spawn(pooled.close))
-        raise
+        await begin_on_driver(
+            engine.sync_engine, pooled, begin_statement("BEGIN", options, quoter(driver))
+        )
     except BaseException:
-        await asyncio.shield(greenlet_spawn(pooled.close))
+        if pooled.is_valid:  # not retired as lost: back to the pool
+            await asyncio.shield(greenlet_spawn(pooled.close))
         raise
     connection = AsyncConnection(engine, Connection(engine.sync_engine, connection=pooled))
     session = sessions(bind=connection, execution_options=options)
