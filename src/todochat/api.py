@@ -2,16 +2,15 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todochat.db import Database
-from todochat.errors import Forbidden, Unauthenticated
+from todochat.errors import Forbidden
 from todochat.ratelimit import RateLimits
-from todochat.users.auth import Authenticator, Identity
+from todochat.users.auth import Authenticator, Identity, bearer_token
 from todochat.users.store import KnownUsers
 from todochat.validation import MAX_NUMBER, MAX_USER_ID_CHARS, Text
 
@@ -20,16 +19,17 @@ UserIdPath = Annotated[
 ]
 Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 StoreT = TypeVar("StoreT")
-_bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user in the path")
-Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+USER_PATHS = "/api/{user_id}/"
+BEARER_SCHEME = "HTTPBearer"
 
 
-async def token_user(request: Request, credentials: Bearer) -> Identity:
+# The token is read here rather than by FastAPI's HTTPBearer dependency: FastAPI spends more
+# time resolving a dependency than most take to run (see `user_access`). `documented` says in
+# the OpenAPI document what such a dependency would have said.
+async def token_user(request: Request) -> Identity:
     """The user the bearer token proves."""
-    if credentials is None:
-        raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.verify(credentials.credentials)
+    return await authenticator.verify(bearer_token(request.headers.get("authorization", "")))
 
 
 TokenUser = Annotated[Identity, Depends(token_user)]
@@ -82,9 +82,9 @@ class UserAccess:
 # spends more time resolving each dependency than most take to run, and a generator (one
 # holding the session open around the route) more than a coroutine. Dependencies are
 # coroutines: FastAPI runs a plain function in its thread pool, a hop that costs more still.
-async def user_access(request: Request, user_id: UserIdPath, credentials: Bearer) -> UserAccess:
+async def user_access(request: Request, user_id: UserIdPath) -> UserAccess:
     """The path's user, once their bearer token proves it (stored on first sight)."""
-    user = _the_path_user(user_id, await token_user(request, credentials))
+    user = _the_path_user(user_id, await token_user(request))
     state = request.app.state
     known: KnownUsers = state.known_users
     await known.ensure(user)
@@ -92,3 +92,19 @@ async def user_access(request: Request, user_id: UserIdPath, credentials: Bearer
 
 
 Access = Annotated[UserAccess, Depends(user_access)]
+
+
+def documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, the OpenAPI document, saying that every route under `/api/{user_id}` takes the
+    user's bearer token (which `token_user` reads)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A JWT whose `sub` is the user in the path",
+    }
+    for path, operations in schema["paths"].items():
+        if path.startswith(USER_PATHS):
+            for operation in operations.values():
+                operation["security"] = [{BEARER_SCHEME: []}]
+    return schema

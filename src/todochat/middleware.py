@@ -72,7 +72,11 @@ class LimitBody:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body (RFC 9112, 6.3): nothing to limit
+            return
         if declared is not None:
             if declared.isdigit() and int(declared) <= self.max_bytes:
                 await self.app(scope, receive, send)  # the server holds the body to its length

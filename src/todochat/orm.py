@@ -42,23 +42,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def result_processor(
         self, dialect: Dialect, coltype: object
-    ) -> Callable[[Any], datetime | None]:
-        """Aware UTC datetimes from what the driver returns, in one step per value."""
-        if dialect.name == "sqlite":  # the text SQLAlchemy stored, which is UTC
-            return _parse_utc
-        return _as_utc
+    ) -> Callable[[Any], datetime | None] | None:
+        """Aware UTC datetimes from what the driver returns: SQLite's text parsed in one step
+        per value; psycopg's values as they are, since PostgreSQL sessions run in UTC (see
+        db/engine.py) and psycopg then gives Python's UTC."""
+        return _parse_utc if dialect.name == "sqlite" else None
 
 
 def _parse_utc(value: str | None) -> datetime | None:
     # SQLite holds UTC text without an offset; appending one lets the C parser attach UTC.
     return None if value is None else datetime.fromisoformat(value + "+00:00")
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    # PostgreSQL sessions run in UTC (see db/engine.py), so psycopg's values are UTC already.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
 
 
 # None is SQL NULL, never the JSON value null: `WHERE tool_calls IS NULL` finds what was not given.

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from todochat.errors import AuthUnavailable, Unauthenticated
 from todochat.mcp.server import IDENTITY
 from todochat.problems import problem_of
-from todochat.users.auth import Authenticator
+from todochat.users.auth import Authenticator, bearer_token
 
 
 class McpAuth:
@@ -25,11 +25,9 @@ class McpAuth:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
         try:
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
-            identity = await self.authenticator().verify(token.strip())
+            token = bearer_token(Headers(scope=scope).get("authorization", ""))
+            identity = await self.authenticator().verify(token)
         except (Unauthenticated, AuthUnavailable) as error:
             await problem_of(error).response()(scope, receive, send)
             return

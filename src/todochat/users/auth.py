@@ -211,6 +211,14 @@ class Authenticator:
         raise jwt.InvalidAlgorithmError(f"tokens signed with {algorithm!r} are not accepted")
 
 
+def bearer_token(authorization: str) -> str:
+    """The token an `Authorization: Bearer <token>` header's value carries."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send Authorization: Bearer <token>", token_given=False)
+    return token.strip()
+
+
 def authenticator(settings: Settings) -> Authenticator:
     """The authenticator the settings describe."""
     return Authenticator(
