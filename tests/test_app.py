@@ -139,6 +139,22 @@ async def test_openapi_describes_every_error_response(client: httpx.AsyncClient)
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
 
 
+async def test_openapi_asks_every_users_route_for_the_bearer_token(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    [scheme] = spec["components"]["securitySchemes"]
+    assert spec["components"]["securitySchemes"][scheme]["scheme"] == "bearer"
+    operations = [
+        (path, operation.get("security"))
+        for path, methods in spec["paths"].items()
+        if path.startswith("/api/{user_id}/")
+        for operation in methods.values()
+    ]
+    assert len(operations) > 20
+    assert {str(security) for _, security in operations} == {str([{scheme: []}])}
+
+
 @pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
 async def test_cors_allows_only_the_configured_origins(empty_database: str) -> None:
     app = create_app(settings(empty_database, cors_origins="https://app.example.com"))

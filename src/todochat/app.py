@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.router.routes.append(Route("/mcp", endpoint=mcp.endpoint, methods=["POST"]))
     # The routers' routes, on the application's own router: FastAPI matches a request against
     # an included router's routes once to choose it and again to choose among them (measured:
-    # 40 µs more per request to the second router's routes than to the first's).
+    # a request for a conversation's messages took 76 µs of CPU to reach its route, 38 µs so).
     for router in (
         tasks_router,
         conversations_router,

@@ -1,29 +1,31 @@
-"""Write transactions: begun on PostgreSQL's driver, with SQLAlchemy's session joining if used.
+"""Write transactions: begun on the driver, with SQLAlchemy's session joining if used.
 
 SQLAlchemy's session, connection and transaction objects around a write cost more CPU than the
-write itself: measured in process, a task's creation took 570 to 650 µs in a session's
-transaction, 480 to 550 µs in one begun here, 310 to 350 µs on the bare driver. On PostgreSQL a
-transaction takes a pooled connection and sends its BEGIN, with the acting user's setting,
-itself; the compiled statements run on the driver; the session, bound to that connection,
-begins its own transaction on it only if the ORM is used (with no second BEGIN: the engine sees
-the driver's transaction under way), and the end commits or rolls back whichever began. On
-SQLite the session begins and ends them all.
+write itself: measured in process, a task's creation on PostgreSQL took 570 to 650 µs in a
+session's transaction, 480 to 550 µs in one begun here, 310 to 350 µs on the bare driver. A
+transaction takes a pooled connection and sends its BEGIN itself (on PostgreSQL with the acting
+user's setting; on SQLite BEGIN IMMEDIATE, waiting for the write lock without blocking the
+loop); the compiled statements run on the driver; the session, bound to that connection, begins
+its own transaction on it only if the ORM is used (with no second BEGIN: the engine sees the
+driver's transaction under way), and the end commits or rolls back whichever began.
 """
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from todochat.db.acting import act_for
-from todochat.db.compiled import hold, transaction_connection
+from todochat.db.compiled import hold
 from todochat.db.engine import begin_on_driver
 from todochat.db.faults import lost
 from todochat.db.rls import USER_OPTION, begin_statement, quoter
+from todochat.db.sqlite import InLoopDialect
 
 _OWNED = "todochat_owned_connection"
 
@@ -37,21 +39,9 @@ async def begin(
     a dead pooled connection shows here, before the caller has done anything.
     """
     options = {USER_OPTION: user_id}
-    if engine.dialect.name != "postgresql":
-        session = sessions(execution_options=options)
-        act_for(session, user_id)
-        try:
-            await transaction_connection(session)  # kept for the compiled statements
-        except BaseException:
-            await session.close()
-            raise
-        return session
     pooled = await engine.raw_connection()
-    driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
     try:
-        await begin_on_driver(
-            engine.sync_engine, pooled, begin_statement("BEGIN", options, quoter(driver))
-        )
+        await _begin_on(engine.sync_engine, pooled, options)
     except BaseException:
         if pooled.is_valid:  # not retired as lost: back to the pool
             await asyncio.shield(greenlet_spawn(pooled.close))
@@ -64,19 +54,25 @@ async def begin(
     return session
 
 
+async def _begin_on(engine: Engine, pooled: PoolProxiedConnection, options: dict[str, Any]) -> None:
+    driver = pooled.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        await _sqlite(engine.dialect).begin_immediate(driver)
+    else:
+        assert isinstance(driver, psycopg.AsyncConnection)
+        await begin_on_driver(engine, pooled, begin_statement("BEGIN", options, quoter(driver)))
+
+
 async def commit(session: AsyncSession) -> None:
     """Commit the transaction `begin` began, and give its connection back (on failure, see
     `roll_back`)."""
-    connection: AsyncConnection | None = session.info.get(_OWNED)
-    if connection is None:
-        await session.commit()  # which gives the connection back
-        # No I/O is left: closed here, not in the task that `async with` would start.
-        session.sync_session.close()
-        return
+    connection: AsyncConnection = session.info[_OWNED]
     if session.in_transaction() or session.new or session.dirty or session.deleted:
         await session.commit()  # flushed, then committed on the driver
+    elif isinstance(driver := _driver(connection), psycopg.AsyncConnection):
+        await driver.commit()
     else:
-        await _driver(connection).commit()
+        await _sqlite(connection.dialect).commit(driver)  # which checkpoints, if one is due
     await connection.close()
 
 
@@ -87,19 +83,27 @@ async def roll_back(session: AsyncSession) -> None:
 
 
 async def _roll_back(session: AsyncSession) -> None:
-    connection: AsyncConnection | None = session.info.get(_OWNED)
+    connection: AsyncConnection = session.info[_OWNED]
     try:
         await session.close()  # rolls back the session's own transaction, if it began one
-        if connection is not None and not connection.invalidated:
-            try:
-                await _driver(connection).rollback()  # nothing is sent if none is under way
-            except psycopg.Error as error:
-                if not lost(_pooled(connection)):
-                    raise
-                await connection.invalidate(error)  # discarded, not given back
+        if not connection.invalidated:
+            await _roll_back_on_driver(connection)
     finally:
-        if connection is not None:
-            await connection.close()
+        await connection.close()
+
+
+async def _roll_back_on_driver(connection: AsyncConnection) -> None:
+    # Nothing is sent if no transaction is under way.
+    driver = _driver(connection)
+    if isinstance(driver, sqlite3.Connection):
+        driver.rollback()
+        return
+    try:
+        await driver.rollback()
+    except psycopg.Error as error:
+        if not lost(_pooled(connection)):
+            raise
+        await connection.invalidate(error)  # discarded, not given back
 
 
 def _pooled(connection: AsyncConnection) -> PoolProxiedConnection:
@@ -107,6 +111,12 @@ def _pooled(connection: AsyncConnection) -> PoolProxiedConnection:
     return connection.sync_connection.connection
 
 
-def _driver(connection: AsyncConnection) -> psycopg.AsyncConnection[Any]:
-    driver: psycopg.AsyncConnection[Any] = _pooled(connection).driver_connection  # type: ignore[assignment]
+def _driver(connection: AsyncConnection) -> sqlite3.Connection | psycopg.AsyncConnection[Any]:
+    driver = _pooled(connection).driver_connection
+    assert isinstance(driver, sqlite3.Connection | psycopg.AsyncConnection)
     return driver
+
+
+def _sqlite(dialect: Dialect) -> InLoopDialect:
+    assert isinstance(dialect, InLoopDialect)  # SQLite's write engine's
+    return dialect
