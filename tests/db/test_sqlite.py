@@ -3,6 +3,8 @@
 import asyncio
 import itertools
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,12 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import committed_user
+from tests.conftest import committed_user, until
 from todochat import migrate
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.db.sqlite import CHECKPOINT_BYTES, DRIVER
+from todochat.db.sqlite import CHECKPOINT_BYTES, DRIVER, Checkpointer
 from todochat.tasks.models import TaskCreate
 from todochat.tasks.store import TaskStore
 
@@ -158,3 +160,27 @@ async def test_the_wal_is_checkpointed_and_cut_back_as_writes_go_on(
         stored = await MessageStore(session, user_id).latest(1, 200)
     assert [message.seq for message in stored] == sorted(appended)
     assert sorted(appended) == list(range(1, len(appended) + 1))
+
+
+async def test_a_write_cancelled_as_its_commit_checkpoints_lets_the_checkpoint_end_first(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await committed_user(database)
+    started = threading.Event()
+    events: list[str] = []
+
+    def slow_checkpoint(_: Checkpointer, connection: sqlite3.Connection) -> None:
+        started.set()
+        time.sleep(0.2)  # the thread still uses the connection
+        events.append("checkpointed")
+
+    monkeypatch.setattr(Checkpointer, "due", lambda _: True)
+    monkeypatch.setattr(Checkpointer, "run", slow_checkpoint)
+    write = asyncio.create_task(create_task(database, user_id, "kept"))
+    await until(started.is_set)
+    write.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    events.append("cancelled")
+    assert events == ["checkpointed", "cancelled"]
+    assert await titles(database, user_id) == ["kept"]  # committed before the checkpoint began

@@ -17,7 +17,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -136,7 +136,23 @@ class InLoopDialect(SQLiteDialect_pysqlite):
         """
         connection.commit()
         if self._checkpointer is not None and self._checkpointer.due():
-            await asyncio.to_thread(self._checkpointer.run, connection)
+            # To its end even if the caller is cancelled meanwhile: the connection must not go
+            # back to the pool, or be rolled back, while the thread still uses it.
+            await _to_the_end(asyncio.to_thread(self._checkpointer.run, connection))
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work` to its end, through any cancellation, which is then passed on."""
+    running = asyncio.ensure_future(work)
+    cancelled = False
+    while not running.done():
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            cancelled = True
+    running.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _busy(error: sqlite3.Error) -> bool:
