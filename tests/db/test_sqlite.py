@@ -18,7 +18,7 @@ from todochat import migrate
 from todochat.conversations.models import MessageCreate, Role
 from todochat.conversations.store import ConversationStore, MessageStore
 from todochat.db import Database
-from todochat.db.sqlite import CHECKPOINT_BYTES, DRIVER, Checkpointer
+from todochat.db.sqlite import CHECKPOINT_BYTES, DRIVER, RETRY_BYTES, Checkpointer
 from todochat.tasks.models import TaskCreate
 from todochat.tasks.store import TaskStore
 
@@ -184,3 +184,35 @@ async def test_a_write_cancelled_as_its_commit_checkpoints_lets_the_checkpoint_e
     events.append("cancelled")
     assert events == ["checkpointed", "cancelled"]
     assert await titles(database, user_id) == ["kept"]  # committed before the checkpoint began
+
+
+async def test_a_checkpoint_a_reader_holds_back_is_tried_again_only_as_the_wal_grows(
+    database: Database, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await committed_user(database)
+    async with database.transaction(user_id) as session:
+        await ConversationStore(session, user_id).create()
+    runs: list[int] = []
+    run = Checkpointer.run
+
+    def counted(checkpointer: Checkpointer, connection: sqlite3.Connection) -> None:
+        runs.append(1)
+        run(checkpointer, connection)
+
+    monkeypatch.setattr(Checkpointer, "run", counted)
+    wal = path.with_name(path.name + "-wal")
+    big = MessageCreate(role=Role.USER, content="x" * 5_000)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM messages").fetchall()  # a snapshot held open
+        commits = 0
+        while wal.stat().st_size < CHECKPOINT_BYTES + 2 * RETRY_BYTES:
+            async with database.transaction(user_id) as session:
+                await MessageStore(session, user_id).append(1, [big])
+            commits += 1
+    finally:
+        reader.close()
+    past = (wal.stat().st_size - CHECKPOINT_BYTES) // RETRY_BYTES
+    assert 1 <= len(runs) <= past + 1
+    assert len(runs) < commits // 10  # the commits past the size did not each try again

@@ -34,6 +34,8 @@ FIRST_PAUSE = 0.0005
 LONGEST_PAUSE = 0.01
 # When the WAL has grown this much, a checkpoint is due (SQLite's default: 1,000 pages).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
+# A checkpoint that could not rewind the WAL is tried again once the WAL has grown this much.
+RETRY_BYTES = CHECKPOINT_BYTES // 4
 
 
 def _awaiting(run: Callable[Arguments, None]) -> Callable[Arguments, None]:
@@ -194,18 +196,29 @@ def _awaited() -> None:
 
 
 class Checkpointer:
-    """Copies an SQLite file's WAL back into it, once the WAL has grown."""
+    """Copies an SQLite file's WAL back into it, once the WAL has grown.
+
+    A checkpoint cannot rewind the WAL while another connection reads an older snapshot (a
+    long read, another process): the WAL then stays past the size, and the next checkpoint is
+    tried once it has grown by `RETRY_BYTES` more, not after every commit.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._wal = path.with_name(path.name + "-wal")
+        self._tried_at: int | None = None  # the WAL's size when a checkpoint last ran
 
     def due(self) -> bool:
         """Whether the WAL has grown enough to be copied back."""
         try:
-            return self._wal.stat().st_size >= CHECKPOINT_BYTES
+            size = self._wal.stat().st_size
         except FileNotFoundError:
             return False
+        if self._tried_at is not None and size < self._tried_at:
+            self._tried_at = None  # rewound and cut back since
+        if size < CHECKPOINT_BYTES:
+            return False
+        return self._tried_at is None or size >= self._tried_at + RETRY_BYTES
 
     def run(self, connection: sqlite3.Connection) -> None:
         """Copy the WAL back on `connection`, which is in no transaction.
@@ -214,6 +227,7 @@ class Checkpointer:
         `journal_size_limit`); with no busy wait it never waits for another process's writer
         or reader, copying what it can as PASSIVE does.
         """
+        self._tried_at = self._wal.stat().st_size
         try:
             connection.execute("PRAGMA wal_checkpoint(FULL)")
         except sqlite3.Error as error:
