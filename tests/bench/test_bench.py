@@ -134,6 +134,8 @@ def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
     loads = report(url, tmp_path, "chat", "--tiny", prefix="chat-")
     assert [load["people"] for load in loads.data["loads"]] == [2, 3]
     assert [len(load["turns"]) for load in loads.data["loads"]] == [6, 9]
+    # Each turn's two model calls, as the model server held them, and no others.
+    assert [len(load["model_calls"]) for load in loads.data["loads"]] == [12, 18]
     assert [load["failures"] for load in loads.data["loads"]] == [0, 0]
     assert all(load["reads"] for load in loads.data["loads"])
     assert "turns/s" in loads.markdown

@@ -41,6 +41,9 @@ class ChatLoad:
     batches: list[float]  # seconds from the first message sent to the last answer, per round
     reads: list[float]  # seconds, the unrelated user's task listings meanwhile
     failures: int  # turns not answered 200
+    # seconds the model server held each call, as it measured them: its sleep overshoots the
+    # think time by a millisecond or more, which is the model's time, not todochat's
+    model_calls: list[float]
 
 
 def _ms(values: list[float], quantile: float) -> float:
@@ -80,10 +83,20 @@ async def _read_until(
     return latencies
 
 
-async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int) -> ChatLoad:
+async def _held(http: httpx.AsyncClient, model_url: str) -> list[float]:
+    """The seconds the model server held each call since it was last asked."""
+    response = await http.get(model_url.removesuffix("/v1") + "/held")
+    held: list[float] = response.raise_for_status().json()["held"]
+    return held
+
+
+async def _load(
+    http: httpx.AsyncClient, model_url: str, users: _Users, people: int, rounds: int
+) -> ChatLoad:
     turns: list[float] = []
     batches: list[float] = []
     reads: list[float] = []
+    model_calls: list[float] = []
     failures = 0
     reader = users.new()
     for _ in range(rounds):
@@ -91,6 +104,7 @@ async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int
         # Each person's first request stores them: not part of a turn.
         for user_id, headers in [reader, *crowd]:
             (await http.get(f"/api/{user_id}/tasks", headers=headers)).raise_for_status()
+        await _held(http, model_url)  # calls before this round's are not its
         done = asyncio.Event()
         reading = asyncio.create_task(_read_until(done, http, reader))
         started = time.perf_counter()
@@ -98,9 +112,10 @@ async def _load(http: httpx.AsyncClient, users: _Users, people: int, rounds: int
         batches.append(time.perf_counter() - started)
         done.set()
         reads += await reading
+        model_calls += await _held(http, model_url)
         turns += [latency for latency, _ in results]
         failures += sum(not answered for _, answered in results)
-    return ChatLoad(people, turns, batches, reads, failures)
+    return ChatLoad(people, turns, batches, reads, failures, model_calls)
 
 
 @contextmanager
@@ -144,7 +159,7 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
             async with httpx.AsyncClient(base_url=served.url, timeout=120, limits=limits) as http:
                 # One turn first, so that no crowd pays for the server's first model call.
                 await _turn(http, users.new())
-                return [await _load(http, users, n, rounds) for n in people]
+                return [await _load(http, model_url, users, n, rounds) for n in people]
         finally:
             served.stop()
 
@@ -152,16 +167,16 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
 def table(loads: list[ChatLoad], backend: str, think: float) -> Table:
     """The results, for people."""
     result = Table(title=f"chat turns on {backend}, model thinking {think:g} s per call")
-    for column, *_ in _rows(loads, think)[0]:
+    for column, *_ in _rows(loads)[0]:
         result.add_column(column, justify="right")
-    for row in _rows(loads, think):
+    for row in _rows(loads):
         result.add_row(*(cell for _, cell in row))
     return result
 
 
 def markdown(loads: list[ChatLoad], backend: str, think: float) -> str:
     """The results as a Markdown table, for the README."""
-    rows = _rows(loads, think)
+    rows = _rows(loads)
     header = [column for column, _ in rows[0]]
     lines = [
         f"**chat turns on {backend}**, model thinking {think:g} s per call"
@@ -174,13 +189,13 @@ def markdown(loads: list[ChatLoad], backend: str, think: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _rows(loads: list[ChatLoad], think: float) -> list[list[tuple[str, str]]]:
+def _rows(loads: list[ChatLoad]) -> list[list[tuple[str, str]]]:
     one = next((load for load in loads if load.people == 1), loads[0])
     one_turn = statistics.median(one.turns)
-    thinking = think * MODEL_CALLS_PER_TURN
     rows = []
     for load in loads:
         batch = statistics.median(load.batches)
+        thinking = MODEL_CALLS_PER_TURN * statistics.median(load.model_calls)
         own_cost = [turn - thinking for turn in load.turns]
         rows.append(
             [
@@ -188,6 +203,7 @@ def _rows(loads: list[ChatLoad], think: float) -> list[list[tuple[str, str]]]:
                 ("turns/s", f"{load.people / batch:.2f}"),
                 ("turn p50 ms", f"{_ms(load.turns, 0.5):.0f}"),
                 ("turn p95 ms", f"{_ms(load.turns, 0.95):.0f}"),
+                ("model's call p50 ms", f"{_ms(load.model_calls, 0.5):.1f}"),
                 ("todochat's cost p50 ms", f"{_ms(own_cost, 0.5):.1f}"),
                 ("batch / one turn", f"{batch / one_turn:.2f}x"),
                 ("other user's GET /tasks p95 ms", f"{_ms(load.reads, 0.95):.1f}"),

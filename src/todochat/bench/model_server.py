@@ -3,7 +3,9 @@
 It serves `POST /v1/chat/completions`, as JSON or streamed, like a terse assistant that uses
 todochat's tools: "add X" calls `add_task`, "list" calls `list_tasks`, "complete N" and
 "delete N" call those tools, and after a tool's result it confirms in a sentence. It thinks
-for a set time before each answer, and fails on purpose when told to.
+for a set time before each answer, and fails on purpose when told to. `GET /held` says how
+long it really held each call since it was last asked (a sleep overshoots its time by up to
+milliseconds: the model's time, not its client's).
 """
 
 import asyncio
@@ -94,8 +96,14 @@ class ModelServer:
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
         self.requests: list[dict[str, Any]] = []  # every request body, in order
+        self.held: list[float] = []  # seconds from each call's arrival to its answer, unread
         self._ids = itertools.count(1)
-        app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._complete, methods=["POST"]),
+                Route("/held", self._held),
+            ]
+        )
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
         )
@@ -127,8 +135,18 @@ class ModelServer:
         self._server.should_exit = True
         self._thread.join()
 
+    async def _held(self, request: Request) -> Response:
+        held, self.held = self.held, []
+        return JSONResponse({"held": held})
+
     async def _complete(self, request: Request) -> Response:
         arrived = time.monotonic()
+        try:
+            return await self._answer(request, arrived)
+        finally:
+            self.held.append(time.monotonic() - arrived)
+
+    async def _answer(self, request: Request, arrived: float) -> Response:
         body = await request.json()
         self.requests.append(body)
         behaviour, number = self.behaviour, len(self.requests)
