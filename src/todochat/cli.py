@@ -203,7 +203,7 @@ def serve(
     from todochat import logs
     from todochat.app import create_app
     from todochat.db.urls import describe
-    from todochat.protocol import BoundedHeadProtocol
+    from todochat.protocol import BoundedHeadProtocol, event_loop
     from todochat.users.tokens import issue_token, shared_secret
 
     settings = _settings()
@@ -231,6 +231,7 @@ def serve(
         host=host,
         port=port,
         http=BoundedHeadProtocol,
+        loop=event_loop(workers),
         log_config=None,
         timeout_graceful_shutdown=10,
     )

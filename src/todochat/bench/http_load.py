@@ -31,6 +31,7 @@ from todochat.bench.web_floor import PLAN, Plan
 from todochat.db import create_engine, driver_url, sqlite_path
 from todochat.db.engine import POOL_SIZE
 from todochat.db.urls import anywhere
+from todochat.protocol import event_loop
 from todochat.users.tokens import issue_token
 
 TODOCHAT = "todochat"
@@ -182,7 +183,7 @@ class FloorDiffers(Exception):
 @contextmanager
 def _serving(server: str, env: dict[str, str], folder: Path, workers: int) -> Iterator[Served]:
     log = folder / f"{server.replace(' ', '-')}-{workers}.log"
-    arguments = ("--workers", str(workers))
+    arguments = ("--workers", str(workers))  # todochat serve picks its event loop by them
     if server == TODOCHAT:
         served = Served(env, folder, log, *arguments)
     else:
@@ -192,6 +193,7 @@ def _serving(server: str, env: dict[str, str], folder: Path, workers: int) -> It
             log,
             *arguments,
             "--factory",
+            f"--loop={event_loop(workers)}",  # as todochat serve runs
             "--no-access-log",
             "--log-level=warning",
             program=("-m", "uvicorn", "todochat.bench.web_floor:create_app"),
