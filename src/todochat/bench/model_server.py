@@ -4,8 +4,8 @@ It serves `POST /v1/chat/completions`, as JSON or streamed, like a terse assista
 todochat's tools: "add X" calls `add_task`, "list" calls `list_tasks`, "complete N" and
 "delete N" call those tools, and after a tool's result it confirms in a sentence. It thinks
 for a set time before each answer, and fails on purpose when told to. `GET /held` says how
-long it really held each call since it was last asked (a sleep overshoots its time by up to
-milliseconds: the model's time, not its client's).
+long it really held each call since it was last asked (a sleep overshoots its time: the
+model's time, not its client's).
 """
 
 import asyncio
