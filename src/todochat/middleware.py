@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from todochat import logs
 from todochat.errors import FieldError, echoable
 from todochat.problems import problem
+from todochat.routing import replaying
 
 log = logging.getLogger("todochat.http")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -97,17 +98,7 @@ class LimitBody:
                 return
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(

@@ -11,8 +11,11 @@ from todochat.api import CurrentUser
 from todochat.chat.models import MAX_IDEMPOTENCY_KEY_CHARS, ChatRequest, ChatResponse
 from todochat.chat.turn import Answered, Chat, Delta, Failed, RunningTurn, ToolRan
 from todochat.problems import ERROR_RESPONSES, ErrorBody, problem_of
+from todochat.routing import PlannedRoute
 
-router = APIRouter(prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/{user_id}/chat", tags=["chat"], responses=ERROR_RESPONSES, route_class=PlannedRoute
+)
 STREAM = "text/event-stream"
 
 

@@ -22,11 +22,15 @@ from todochat.conversations.store import (
 )
 from todochat.errors import NotFound
 from todochat.problems import ERROR_RESPONSES, ErrorBody
+from todochat.routing import PlannedRoute
 from todochat.validation import MAX_NUMBER, Text
 from todochat.views import Public, json_response
 
 router = APIRouter(
-    prefix="/api/{user_id}/conversations", tags=["conversations"], responses=ERROR_RESPONSES
+    prefix="/api/{user_id}/conversations",
+    tags=["conversations"],
+    responses=ERROR_RESPONSES,
+    route_class=PlannedRoute,
 )
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 CONVERSATION = Public(ConversationPublic)

@@ -6,11 +6,14 @@ from fastapi import APIRouter, Query
 
 from todochat.api import Access
 from todochat.problems import ERROR_RESPONSES
+from todochat.routing import PlannedRoute
 from todochat.search.models import MAX_HITS, MAX_QUERY_CHARS, SearchHitPublic, SearchResults
 from todochat.search.store import SearchStore
 from todochat.validation import Text
 
-router = APIRouter(prefix="/api/{user_id}", tags=["search"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/{user_id}", tags=["search"], responses=ERROR_RESPONSES, route_class=PlannedRoute
+)
 
 
 @router.get("/search")

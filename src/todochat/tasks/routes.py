@@ -6,11 +6,17 @@ from fastapi import APIRouter, Query, Response, status
 
 from todochat.api import Access, Number
 from todochat.problems import ERROR_RESPONSES
+from todochat.routing import PlannedRoute
 from todochat.tasks.models import TaskCreate, TaskPublic, TaskQuery, TaskUpdate
 from todochat.tasks.store import TaskStore
 from todochat.views import Public, json_response
 
-router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/{user_id}/tasks",
+    tags=["tasks"],
+    responses=ERROR_RESPONSES,
+    route_class=PlannedRoute,
+)
 PUBLIC = Public(TaskPublic)
 
 

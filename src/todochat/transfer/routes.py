@@ -7,10 +7,13 @@ from fastapi.responses import StreamingResponse
 
 from todochat.api import Access
 from todochat.problems import ERROR_RESPONSES
+from todochat.routing import PlannedRoute
 from todochat.transfer.export import export_pages
 from todochat.transfer.format import MEDIA_TYPE
 
-router = APIRouter(prefix="/api/{user_id}", tags=["export"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/{user_id}", tags=["export"], responses=ERROR_RESPONSES, route_class=PlannedRoute
+)
 
 
 @router.get(
