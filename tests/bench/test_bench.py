@@ -132,13 +132,17 @@ def test_the_chat_benchmark_runs_at_a_tiny_size_and_writes_its_report(
 ) -> None:
     url = relative(empty_database, tmp_path)
     loads = report(url, tmp_path, "chat", "--tiny", prefix="chat-")
-    assert [load["people"] for load in loads.data["loads"]] == [2, 3]
-    assert [len(load["turns"]) for load in loads.data["loads"]] == [6, 9]
+    assert [load["people"] for load in loads.data["loads"]] == [1, 3]
+    assert [len(load["turns"]) for load in loads.data["loads"]] == [3, 9]
     # Each turn's two model calls, as the model server held them, and no others.
-    assert [len(load["model_calls"]) for load in loads.data["loads"]] == [12, 18]
+    assert [len(load["model_calls"]) for load in loads.data["loads"]] == [6, 18]
     assert [load["failures"] for load in loads.data["loads"]] == [0, 0]
     assert all(load["reads"] for load in loads.data["loads"])
+    # Beside one person's turns, the Agents SDK alone: a turn a round, two model calls each.
+    assert [len(load["sdk_alone"]) for load in loads.data["loads"]] == [3, 0]
+    assert [len(load["sdk_alone_model_calls"]) for load in loads.data["loads"]] == [6, 0]
     assert "turns/s" in loads.markdown
+    assert "the Agents SDK alone: cost p50 ms" in loads.markdown
 
 
 @pytest.mark.parametrize("empty_database", BACKENDS, indirect=True)

@@ -4,6 +4,10 @@
 its own too, as a real model is, so that its work is not the load generator's); each person
 asks to add a task (a tool call, then the answer: two model calls). Meanwhile another user lists
 their tasks over and over, to show what a turn in progress costs everyone else.
+
+Beside one person's turns, in the same rounds, the Agents SDK runs alone: todochat's agent and
+model client on the same model server, in this process, with no server around it and tools that
+answer at once. What it costs is the part of a turn's cost that is the SDK's and its client's.
 """
 
 import asyncio
@@ -15,21 +19,27 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.table import Table
 
 from todochat import migrate
 from todochat.bench.serving import Served, clean_env
+from todochat.chat.agent import AgentsAssistant, agents_assistant
+from todochat.chat.tools import JsonResult, TaskTools, ToolCall
+from todochat.config import Settings
 from todochat.db.urls import anywhere
 from todochat.users.tokens import issue_token
 
 MODEL_CALLS_PER_TURN = 2  # the tool call, then the answer
+MESSAGE = "add renew the passport"
+MODEL = "bench-model"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class ChatLoad:
     # seconds the model server held each call, as it measured them: its sleep overshoots the
     # think time (by 0.2-0.4 ms at 1-2 s), which is the model's time, not todochat's
     model_calls: list[float]
+    # With one person: the Agents SDK alone, a turn between each two of todochat's
+    sdk_alone: list[float] = field(default_factory=list)
+    sdk_alone_model_calls: list[float] = field(default_factory=list)
 
 
 def _ms(values: list[float], quantile: float) -> float:
@@ -64,10 +77,34 @@ class _Users:
 async def _turn(http: httpx.AsyncClient, user: tuple[str, dict[str, str]]) -> tuple[float, bool]:
     user_id, headers = user
     started = time.perf_counter()
-    response = await http.post(
-        f"/api/{user_id}/chat", json={"message": "add renew the passport"}, headers=headers
-    )
+    response = await http.post(f"/api/{user_id}/chat", json={"message": MESSAGE}, headers=headers)
     return time.perf_counter() - started, response.status_code == 200
+
+
+class _AtOnce(TaskTools):
+    """todochat's task tools with no database behind them: a call answers at once, as adding
+    the task would."""
+
+    def __init__(self) -> None:  # no database, user or conversation to act on
+        self.calls: list[ToolCall] = []
+
+    async def call(self, name: str, arguments: Mapping[str, Any] | str) -> JsonResult:
+        """Answer as if the task were added."""
+        called = ToolCall(name, json.loads(arguments) if isinstance(arguments, str) else {})
+        called.result = {"task_id": len(self.calls) + 1, "status": "created", **called.arguments}
+        self.calls.append(called)
+        return called.result
+
+
+async def _sdk_turn(assistant: AgentsAssistant) -> float:
+    """The seconds of one turn of the Agents SDK alone."""
+    tools = _AtOnce()
+    started = time.perf_counter()
+    answer = "".join([piece async for piece in assistant.respond([], MESSAGE, tools, stream=False)])
+    spent = time.perf_counter() - started
+    if len(tools.calls) != 1 or MESSAGE.removeprefix("add ") not in answer:
+        raise RuntimeError(f"the Agents SDK alone answered {answer!r}")
+    return spent
 
 
 async def _read_until(
@@ -91,15 +128,27 @@ async def _held(http: httpx.AsyncClient, model_url: str) -> list[float]:
 
 
 async def _load(
-    http: httpx.AsyncClient, model_url: str, users: _Users, people: int, rounds: int
+    http: httpx.AsyncClient,
+    model_url: str,
+    users: _Users,
+    people: int,
+    rounds: int,
+    *,
+    sdk: AgentsAssistant,
 ) -> ChatLoad:
     turns: list[float] = []
     batches: list[float] = []
     reads: list[float] = []
     model_calls: list[float] = []
+    sdk_alone: list[float] = []
+    sdk_alone_model_calls: list[float] = []
     failures = 0
     reader = users.new()
-    for _ in range(rounds):
+    for round_number in range(rounds):
+        if people == 1 and round_number % 2 == 0:  # first in every other round
+            await _held(http, model_url)
+            sdk_alone.append(await _sdk_turn(sdk))
+            sdk_alone_model_calls += await _held(http, model_url)
         crowd = [users.new() for _ in range(people)]
         # Each person's first request stores them: not part of a turn.
         for user_id, headers in [reader, *crowd]:
@@ -115,7 +164,12 @@ async def _load(
         model_calls += await _held(http, model_url)
         turns += [latency for latency, _ in results]
         failures += sum(not answered for _, answered in results)
-    return ChatLoad(people, turns, batches, reads, failures, model_calls)
+        if people == 1 and round_number % 2 == 1:  # last in the others
+            sdk_alone.append(await _sdk_turn(sdk))
+            sdk_alone_model_calls += await _held(http, model_url)
+    return ChatLoad(
+        people, turns, batches, reads, failures, model_calls, sdk_alone, sdk_alone_model_calls
+    )
 
 
 @contextmanager
@@ -145,7 +199,7 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
         env = clean_env(
             DATABASE_URL=anywhere(url),  # the server runs in a folder of its own
             BETTER_AUTH_SECRET=secret,
-            OPENAI_MODEL="bench-model",
+            OPENAI_MODEL=MODEL,
             OPENAI_BASE_URL=model_url,
         )
         served = Served(env, Path(folder), Path(folder) / "serve.log")
@@ -156,10 +210,16 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
             limits = httpx.Limits(
                 max_connections=None, max_keepalive_connections=None, keepalive_expiry=1
             )
+            sdk = agents_assistant(Settings(openai_model=MODEL, openai_base_url=model_url))
             async with httpx.AsyncClient(base_url=served.url, timeout=120, limits=limits) as http:
-                # One turn first, so that no crowd pays for the server's first model call.
+                # One turn first, so that no crowd pays for the server's first model call (nor
+                # the SDK alone for its own).
                 await _turn(http, users.new())
-                return [await _load(http, model_url, users, n, rounds) for n in people]
+                await _sdk_turn(sdk)
+                try:
+                    return [await _load(http, model_url, users, n, rounds, sdk=sdk) for n in people]
+                finally:
+                    await sdk.close()
         finally:
             served.stop()
 
@@ -195,8 +255,8 @@ def _rows(loads: list[ChatLoad]) -> list[list[tuple[str, str]]]:
     rows = []
     for load in loads:
         batch = statistics.median(load.batches)
-        thinking = MODEL_CALLS_PER_TURN * statistics.median(load.model_calls)
-        own_cost = [turn - thinking for turn in load.turns]
+        own_cost = _less_thinking(load.turns, load.model_calls)
+        sdk_cost = _less_thinking(load.sdk_alone, load.sdk_alone_model_calls)
         rows.append(
             [
                 ("people at once", str(load.people)),
@@ -205,12 +265,24 @@ def _rows(loads: list[ChatLoad]) -> list[list[tuple[str, str]]]:
                 ("turn p95 ms", f"{_ms(load.turns, 0.95):.0f}"),
                 ("model's call p50 ms", f"{_ms(load.model_calls, 0.5):.1f}"),
                 ("todochat's cost p50 ms", f"{_ms(own_cost, 0.5):.1f}"),
+                (
+                    "the Agents SDK alone: cost p50 ms",
+                    f"{_ms(sdk_cost, 0.5):.1f}" if sdk_cost else "-",
+                ),
                 ("batch / one turn", f"{batch / one_turn:.2f}x"),
                 ("other user's GET /tasks p95 ms", f"{_ms(load.reads, 0.95):.1f}"),
                 ("not 200", str(load.failures)),
             ]
         )
     return rows
+
+
+def _less_thinking(turns: list[float], model_calls: list[float]) -> list[float]:
+    """The turns less the model's think time: what the rest of the turn cost."""
+    if not turns:
+        return []
+    thinking = MODEL_CALLS_PER_TURN * statistics.median(model_calls)
+    return [turn - thinking for turn in turns]
 
 
 def write_json(loads: list[ChatLoad], backend: str, think: float, path: Path) -> None:

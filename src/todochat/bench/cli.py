@@ -115,7 +115,7 @@ def chat_turns(
 
     url = get_settings().database_url
     backend = "sqlite" if sqlite_path(url) else "postgresql"
-    crowds = [2, 3] if tiny else list(people)
+    crowds = [1, 3] if tiny else list(people)
     think = 0.05 if tiny else think
     try:
         loads = asyncio.run(chat.run(url, crowds, think, rounds))
