@@ -90,21 +90,26 @@ class _AtOnce(TaskTools):
 
     async def call(self, name: str, arguments: Mapping[str, Any] | str) -> JsonResult:
         """Answer as if the task were added."""
-        called = ToolCall(name, json.loads(arguments) if isinstance(arguments, str) else {})
+        called = ToolCall(
+            name, json.loads(arguments) if isinstance(arguments, str) else {**arguments}
+        )
         called.result = {"task_id": len(self.calls) + 1, "status": "created", **called.arguments}
         self.calls.append(called)
         return called.result
 
 
-async def _sdk_turn(assistant: AgentsAssistant) -> float:
-    """The seconds of one turn of the Agents SDK alone."""
+async def _sdk_turn(
+    assistant: AgentsAssistant, http: httpx.AsyncClient, model_url: str
+) -> tuple[float, list[float]]:
+    """One turn of the Agents SDK alone: its seconds, and the model server's hold of each call."""
+    await _held(http, model_url)  # calls before it are not its
     tools = _AtOnce()
     started = time.perf_counter()
     answer = "".join([piece async for piece in assistant.respond([], MESSAGE, tools, stream=False)])
     spent = time.perf_counter() - started
     if len(tools.calls) != 1 or MESSAGE.removeprefix("add ") not in answer:
         raise RuntimeError(f"the Agents SDK alone answered {answer!r}")
-    return spent
+    return spent, await _held(http, model_url)
 
 
 async def _read_until(
@@ -140,15 +145,12 @@ async def _load(
     batches: list[float] = []
     reads: list[float] = []
     model_calls: list[float] = []
-    sdk_alone: list[float] = []
-    sdk_alone_model_calls: list[float] = []
+    alone: list[tuple[float, list[float]]] = []
     failures = 0
     reader = users.new()
     for round_number in range(rounds):
-        if people == 1 and round_number % 2 == 0:  # first in every other round
-            await _held(http, model_url)
-            sdk_alone.append(await _sdk_turn(sdk))
-            sdk_alone_model_calls += await _held(http, model_url)
+        if people == 1 and round_number % 2 == 0:  # the SDK alone first in every other round
+            alone.append(await _sdk_turn(sdk, http, model_url))
         crowd = [users.new() for _ in range(people)]
         # Each person's first request stores them: not part of a turn.
         for user_id, headers in [reader, *crowd]:
@@ -164,9 +166,10 @@ async def _load(
         model_calls += await _held(http, model_url)
         turns += [latency for latency, _ in results]
         failures += sum(not answered for _, answered in results)
-        if people == 1 and round_number % 2 == 1:  # last in the others
-            sdk_alone.append(await _sdk_turn(sdk))
-            sdk_alone_model_calls += await _held(http, model_url)
+        if people == 1 and round_number % 2 == 1:  # and last in the others
+            alone.append(await _sdk_turn(sdk, http, model_url))
+    sdk_alone = [spent for spent, _ in alone]
+    sdk_alone_model_calls = [call for _, held in alone for call in held]
     return ChatLoad(
         people, turns, batches, reads, failures, model_calls, sdk_alone, sdk_alone_model_calls
     )
@@ -215,8 +218,8 @@ async def run(url: str, people: list[int], think: float, rounds: int) -> list[Ch
                 # One turn first, so that no crowd pays for the server's first model call (nor
                 # the SDK alone for its own).
                 await _turn(http, users.new())
-                await _sdk_turn(sdk)
                 try:
+                    await _sdk_turn(sdk, http, model_url)
                     return [await _load(http, model_url, users, n, rounds, sdk=sdk) for n in people]
                 finally:
                     await sdk.close()
